@@ -1,0 +1,37 @@
+# pg_outreach, the way a DBA builds any extension:
+#   make && make install      build the extension (C++17, PGXS) and install it
+#   make installcheck         run the pg_regress suites in sql/ against a running server
+# The unit tests, fuzz targets and benchmarks are built by CMakeLists.txt (scripts/test runs all).
+
+PG_CONFIG ?= pg_config
+
+EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/outreach.control)
+
+MODULE_big = outreach
+OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/src/core/*.cpp extension/src/pg/*.cpp)))
+
+# Without EXTENSION set, PGXS would look for the control file at the top; MODULEDIR keeps the
+# install location (share/extension) while the control file stays in extension/.
+MODULEDIR = extension
+DATA = extension/outreach.control $(wildcard extension/sql/upgrades/outreach--*--*.sql)
+DATA_built = extension/outreach--$(EXTVERSION).sql
+EXTRA_CLEAN = extension/outreach--*.sql
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --encoding=UTF8
+
+# PostgreSQL's headers are C: seen as system headers, their C-isms (register, ...) do not fail -Werror.
+PG_CPPFLAGS = -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CXXFLAGS = -std=c++17 -Wextra -Werror -Wno-missing-field-initializers -Wno-unused-parameter
+SHLIB_LINK = -lutf8proc -lcrypto -lstdc++
+
+# JIT bitcode is not built: PostgreSQL's clang would have to parse our C++17, and these
+# functions gain little from inlining into JIT-compiled expressions. Set before PGXS reads it.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The install script is kept in one file per concern and concatenated in order.
+extension/outreach--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/[0-9]*.sql)) extension/outreach.control
+	cat $(sort $(wildcard extension/sql/[0-9]*.sql)) > $@

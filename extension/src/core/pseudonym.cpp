@@ -1,0 +1,170 @@
+#include "pseudonym.hpp"
+
+#include "error.hpp"
+#include "name_normalise.hpp"
+#include "postcode.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+namespace outreach::pseudonym {
+namespace {
+
+constexpr char separator = '\x1F';  // ASCII unit separator: cannot occur in a normalised name
+constexpr char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U";  // Crockford: 32 digits + 5 check symbols
+constexpr int digits = 26;                                               // 128 bits in 5-bit digits
+
+int decode_symbol(char c, bool check_position) {
+	if (c >= 'a' && c <= 'z')
+		c = static_cast<char>(c - 'a' + 'A');
+	switch (c) {  // Crockford's aliases for characters people confuse
+	case 'O':
+		c = '0';
+		break;
+	case 'I':
+	case 'L':
+		c = '1';
+		break;
+	default:
+		break;
+	}
+	const int limit = check_position ? 37 : 32;
+	for (int i = 0; i < limit; ++i)
+		if (alphabet[i] == c)
+			return i;
+	return -1;
+}
+
+unsigned __int128 to_integer(const std::array<std::uint8_t, 16> &d) {
+	unsigned __int128 v = 0;
+	for (std::uint8_t b : d)
+		v = (v << 8) | b;
+	return v;
+}
+
+int check_value(std::int32_t version, const int (&sym)[digits]) {
+	int acc = 0;
+	const std::string v = std::to_string(version);
+	for (char c : v)
+		acc = (acc * 10 + (c - '0')) % 37;
+	for (int s : sym)
+		acc = (acc * 32 + s) % 37;
+	return acc;
+}
+
+[[noreturn]] void bad_text(std::string_view text, const std::string &why) {
+	std::string shown(text.substr(0, 48));
+	if (text.size() > 48)
+		shown += "...";
+	throw Error(sqlstate::invalid_text_representation, "invalid pseudo_id \"" + shown + "\": " + why, {},
+	            "A pseudo_id looks like \"1-\" followed by 27 letters and digits, as outreach.pseudonymise() returns it.");
+}
+
+}  // namespace
+
+std::optional<std::string> message(const Identifiers &ids) {
+	const auto &d = ids.date_of_birth;
+	if (d.year < 1 || d.year > 9999)
+		throw Error(sqlstate::datetime_field_overflow, "date of birth must be between years 1 and 9999");
+	std::string msg;
+	msg.reserve(ids.first_name.size() + ids.last_name.size() + 24);
+	names::normalise_into(ids.first_name, msg);
+	if (msg.empty())
+		return std::nullopt;
+	msg.push_back(separator);
+	const std::size_t last_start = msg.size();
+	names::normalise_into(ids.last_name, msg);
+	if (msg.size() == last_start)
+		return std::nullopt;
+	char date[16];
+	const int n = std::snprintf(date, sizeof date, "%c%04d-%02d-%02d%c", separator, d.year, d.month, d.day, separator);
+	msg.append(date, static_cast<std::size_t>(n));
+	bool blank = true;
+	for (char c : ids.postcode)
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			blank = false;
+	if (blank)
+		return std::nullopt;
+	const postcode::Packed p = postcode::parse_or_throw(ids.postcode);
+	char canon[9];
+	const int len = postcode::format(p, canon);
+	for (int i = 0; i < len; ++i)
+		if (canon[i] != ' ')
+			msg.push_back(canon[i]);
+	return msg;
+}
+
+PseudoId sign(const keys::KeyRing::Signer &signer, std::string_view msg) {
+	const crypto::Digest full = signer.mac->digest(msg);
+	PseudoId id;
+	id.version = signer.version;
+	std::memcpy(id.digest.data(), full.data(), id.digest.size());
+	return id;
+}
+
+std::optional<PseudoId> pseudonymise(const keys::KeyRing &ring, std::string_view scope, const Identifiers &ids) {
+	const auto msg = message(ids);
+	if (!msg)
+		return std::nullopt;
+	return sign(ring.newest(scope), *msg);
+}
+
+std::string to_text(const PseudoId &id) {
+	int sym[digits];
+	const unsigned __int128 v = to_integer(id.digest);
+	for (int i = 0; i < digits; ++i)
+		sym[i] = static_cast<int>((v >> ((digits - 1 - i) * 5)) & 31);
+	std::string out = std::to_string(id.version);
+	out.push_back('-');
+	for (int s : sym)
+		out.push_back(alphabet[s]);
+	out.push_back(alphabet[check_value(id.version, sym)]);
+	return out;
+}
+
+PseudoId from_text(std::string_view text) {
+	const std::size_t dash = text.find('-');
+	if (dash == std::string_view::npos)
+		bad_text(text, "it has no \"-\" after the key version");
+	const std::string_view ver = text.substr(0, dash);
+	if (ver.empty() || ver.size() > 9 || ver[0] == '0')
+		bad_text(text, "the key version before \"-\" must be a whole number from 1 to 999999999");
+	std::int32_t version = 0;
+	for (char c : ver) {
+		if (c < '0' || c > '9')
+			bad_text(text, "the key version before \"-\" must be a whole number from 1 to 999999999");
+		version = version * 10 + (c - '0');
+	}
+	const std::string_view body = text.substr(dash + 1);
+	if (body.size() != digits + 1)
+		bad_text(text, "expected 27 characters after \"-\", found " + std::to_string(body.size()));
+	int sym[digits];
+	unsigned __int128 v = 0;
+	for (int i = 0; i < digits; ++i) {
+		sym[i] = decode_symbol(body[static_cast<std::size_t>(i)], false);
+		if (sym[i] < 0)
+			bad_text(text, "character " + std::to_string(dash + 2 + static_cast<std::size_t>(i)) +
+			                   " is not a Crockford base32 digit");
+		v = (v << 5) | static_cast<unsigned>(sym[i]);
+	}
+	if (sym[0] > 7)
+		bad_text(text, "the value is out of range (the first digit after \"-\" is at most 7)");
+	const int check = decode_symbol(body[digits], true);
+	if (check < 0 || check != check_value(version, sym))
+		bad_text(text, "the check character does not match; the identifier was probably mistyped");
+	PseudoId id;
+	id.version = version;
+	for (int i = 15; i >= 0; --i) {
+		id.digest[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v & 0xFF);
+		v >>= 8;
+	}
+	return id;
+}
+
+int compare(const PseudoId &a, const PseudoId &b) noexcept {
+	if (a.version != b.version)
+		return a.version < b.version ? -1 : 1;
+	return std::memcmp(a.digest.data(), b.digest.data(), a.digest.size());
+}
+
+}  // namespace outreach::pseudonym

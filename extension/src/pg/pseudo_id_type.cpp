@@ -1,0 +1,140 @@
+// SQL type outreach.pseudo_id (20 bytes, by reference) and the functions that make and
+// inspect pseudonyms.
+// Pure core headers come first: they must compile without PostgreSQL's headers in view.
+#include "../core/error.hpp"
+#include "../core/pseudonym.hpp"
+
+#include "keyring_guc.hpp"
+
+#include "boundary.hpp"
+
+#include <cstring>
+
+extern "C" {
+#include "common/hashfn.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+}
+
+namespace ps = outreach::pseudonym;
+using outreach::pg::guard;
+
+namespace {
+
+// On disk: int32 version (native order, like any int4 column) then the 16 digest bytes.
+inline const ps::PseudoId &arg_id(FunctionCallInfo fcinfo, int n) {
+	return *reinterpret_cast<const ps::PseudoId *>(PG_GETARG_POINTER(n));
+}
+
+Datum id_datum(const ps::PseudoId &id) {
+	auto *out = static_cast<ps::PseudoId *>(outreach::pg::palloc_guarded(sizeof(ps::PseudoId)));
+	std::memcpy(out, &id, sizeof id);
+	return PointerGetDatum(out);
+}
+
+ps::CivilDate date_arg(FunctionCallInfo fcinfo, int n) {
+	const DateADT d = PG_GETARG_DATEADT(n);
+	if (DATE_NOT_FINITE(d))
+		throw outreach::Error(outreach::sqlstate::datetime_field_overflow, "date of birth must be a finite date");
+	ps::CivilDate c{};
+	j2date(d + POSTGRES_EPOCH_JDATE, &c.year, &c.month, &c.day);  // pure arithmetic: cannot raise
+	return c;
+}
+
+ps::Identifiers identifiers(FunctionCallInfo fcinfo, int first) {
+	return {outreach::pg::text_arg(fcinfo, first), outreach::pg::text_arg(fcinfo, first + 1),
+	        date_arg(fcinfo, first + 2), outreach::pg::text_arg(fcinfo, first + 3)};
+}
+
+inline int compare(FunctionCallInfo fcinfo) { return ps::compare(arg_id(fcinfo, 0), arg_id(fcinfo, 1)); }
+
+}  // namespace
+
+OUTREACH_FUNCTION(pseudo_id_in) { return id_datum(ps::from_text(PG_GETARG_CSTRING(0))); }
+
+OUTREACH_FUNCTION(pseudo_id_out) { return outreach::pg::cstring_result(ps::to_text(arg_id(fcinfo, 0))); }
+
+// Binary form: int32 version (network order) then the 16 digest bytes.
+OUTREACH_FUNCTION(pseudo_id_recv) {
+	StringInfo buf = reinterpret_cast<StringInfo>(PG_GETARG_POINTER(0));
+	if (buf->len - buf->cursor != 20)
+		throw outreach::Error(outreach::sqlstate::invalid_binary_representation,
+		                      "invalid binary pseudo_id: expected 20 bytes, got " + std::to_string(buf->len - buf->cursor));
+	ps::PseudoId id{};
+	id.version = guard([&] { return static_cast<int32>(pq_getmsgint(buf, 4)); });
+	guard([&] { pq_copymsgbytes(buf, reinterpret_cast<char *>(id.digest.data()), 16); });
+	if (id.version < 1 || id.version > 999999999)
+		throw outreach::Error(outreach::sqlstate::invalid_binary_representation,
+		                      "invalid binary pseudo_id: key version " + std::to_string(id.version) +
+		                          " is outside 1..999999999");
+	return id_datum(id);
+}
+
+OUTREACH_FUNCTION(pseudo_id_send) {
+	const ps::PseudoId &id = arg_id(fcinfo, 0);
+	return guard([&] {
+		StringInfoData buf;
+		pq_begintypsend(&buf);
+		pq_sendint32(&buf, static_cast<uint32>(id.version));
+		pq_sendbytes(&buf, reinterpret_cast<const char *>(id.digest.data()), 16);
+		return PointerGetDatum(pq_endtypsend(&buf));
+	});
+}
+
+OUTREACH_FUNCTION(pseudo_id_eq) { return BoolGetDatum(compare(fcinfo) == 0); }
+OUTREACH_FUNCTION(pseudo_id_ne) { return BoolGetDatum(compare(fcinfo) != 0); }
+OUTREACH_FUNCTION(pseudo_id_lt) { return BoolGetDatum(compare(fcinfo) < 0); }
+OUTREACH_FUNCTION(pseudo_id_le) { return BoolGetDatum(compare(fcinfo) <= 0); }
+OUTREACH_FUNCTION(pseudo_id_gt) { return BoolGetDatum(compare(fcinfo) > 0); }
+OUTREACH_FUNCTION(pseudo_id_ge) { return BoolGetDatum(compare(fcinfo) >= 0); }
+OUTREACH_FUNCTION(pseudo_id_cmp) { return Int32GetDatum(compare(fcinfo)); }
+
+// The digest is already uniformly distributed; hashing it keeps the opclass conventional.
+OUTREACH_FUNCTION(pseudo_id_hash) {
+	const ps::PseudoId &id = arg_id(fcinfo, 0);
+	return hash_any(id.digest.data(), 16) ^ static_cast<Datum>(hash_uint32(static_cast<uint32>(id.version)));
+}
+
+OUTREACH_FUNCTION(pseudo_id_hash_extended) {
+	const ps::PseudoId &id = arg_id(fcinfo, 0);
+	const uint64 seed = static_cast<uint64>(PG_GETARG_INT64(1));
+	return hash_any_extended(id.digest.data(), 16, seed) ^
+	       hash_uint32_extended(static_cast<uint32>(id.version), seed);
+}
+
+OUTREACH_FUNCTION(pseudo_id_digest) {
+	const ps::PseudoId &id = arg_id(fcinfo, 0);
+	return guard([&] {
+		bytea *out = static_cast<bytea *>(palloc(VARHDRSZ + 16));
+		SET_VARSIZE(out, VARHDRSZ + 16);
+		memcpy(VARDATA(out), id.digest.data(), 16);
+		return PointerGetDatum(out);
+	});
+}
+
+OUTREACH_FUNCTION(pseudo_id_key_version) { return Int32GetDatum(arg_id(fcinfo, 0).version); }
+
+// pseudonymise(first, last, dob, postcode, scope): STRICT in SQL, so every argument is here.
+OUTREACH_FUNCTION(pseudonymise) {
+	const ps::Identifiers ids = identifiers(fcinfo, 0);
+	const std::string_view scope = outreach::pg::text_arg(fcinfo, 4);
+	const auto id = ps::pseudonymise(outreach::pg::current_keyring(), scope, ids);
+	if (!id)
+		PG_RETURN_NULL();
+	return id_datum(*id);
+}
+
+// pseudo_id_matches(id, first, last, dob, postcode, scope): recomputes with the id's own key
+// version, so pseudonyms made before a key rotation are still recognised.
+OUTREACH_FUNCTION(pseudo_id_matches) {
+	const ps::PseudoId &given = arg_id(fcinfo, 0);
+	const ps::Identifiers ids = identifiers(fcinfo, 1);
+	const std::string_view scope = outreach::pg::text_arg(fcinfo, 5);
+	const auto msg = ps::message(ids);
+	if (!msg)
+		return BoolGetDatum(false);
+	const ps::PseudoId again = ps::sign(outreach::pg::current_keyring().at(scope, given.version), *msg);
+	return BoolGetDatum(ps::compare(given, again) == 0);
+}
