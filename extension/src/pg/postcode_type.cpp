@@ -43,8 +43,9 @@ OUTREACH_FUNCTION(uk_postcode_out) {
 // accepts and rejects exactly what text input does.
 OUTREACH_FUNCTION(uk_postcode_recv) {
 	StringInfo buf = reinterpret_cast<StringInfo>(PG_GETARG_POINTER(0));
-	const char *s = guard([&] { return pq_getmsgtext(buf, buf->len - buf->cursor, nullptr); });
-	return postcode_datum(pc::parse_or_throw(s));
+	int length = 0;
+	const char *s = guard([&] { return pq_getmsgtext(buf, buf->len - buf->cursor, &length); });
+	return postcode_datum(pc::parse_or_throw(std::string_view(s, static_cast<std::size_t>(length))));
 }
 
 OUTREACH_FUNCTION(uk_postcode_send) {

@@ -1,0 +1,41 @@
+-- Golden catalogue: every object the extension owns, and the properties a security review
+-- checks. A change here is a change to the public surface and must be deliberate.
+SELECT pg_describe_object(classid, objid, 0) AS object
+FROM pg_depend
+WHERE refclassid = 'pg_extension'::regclass
+  AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'outreach')
+  AND deptype = 'e'
+ORDER BY 1;
+
+-- Functions: volatility, strictness, parallel safety, security definer, search_path, and
+-- whether PUBLIC may execute them.
+SELECT p.oid::regprocedure AS function,
+       p.provolatile AS vol, p.proisstrict AS strict, p.proparallel AS par, p.prosecdef AS secdef,
+       p.proleakproof AS leakproof, p.proconfig AS config,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
+FROM pg_proc p
+WHERE p.pronamespace = 'outreach'::regnamespace
+ORDER BY p.oid::regprocedure::text;
+
+-- Every function is documented.
+SELECT p.oid::regprocedure AS undocumented
+FROM pg_proc p
+WHERE p.pronamespace = 'outreach'::regnamespace
+  AND obj_description(p.oid, 'pg_proc') IS NULL
+  AND p.proname !~ '_(in|out|recv|send|eq|ne|lt|le|gt|ge|cmp|hash|hash_extended|sortsupport)$'
+ORDER BY p.oid::regprocedure::text;
+
+-- Every SECURITY DEFINER function pins a search_path that ends in pg_temp.
+SELECT p.oid::regprocedure AS definer_without_safe_search_path
+FROM pg_proc p
+WHERE p.pronamespace = 'outreach'::regnamespace AND p.prosecdef
+  AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c ~ '^search_path=.*pg_temp$');
+
+-- No key material is stored anywhere the extension put a table or setting.
+SELECT count(*) AS settings_in_catalogue FROM pg_db_role_setting s, unnest(s.setconfig) c
+WHERE c ~* '[0-9a-f]{64}';
+
+-- Clean up the test key directory.
+SELECT current_setting('regress.keydir') AS keydir \gset
+SELECT format('rm -rf %s', :'keydir') AS cmd \gset
+COPY (SELECT 1) TO PROGRAM :'cmd';
