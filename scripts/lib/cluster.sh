@@ -4,7 +4,7 @@
 # Source this file, then: cluster_start NAME PORT; ...; cluster_stop.
 
 OUTREACH_RUN_ROOT=${OUTREACH_RUN_ROOT:-/var/tmp/pg_outreach}
-PG_BIN=$(pg_config --bindir)
+PG_BIN=$(${PG_CONFIG:-pg_config} --bindir)
 
 # Runs a command as the cluster's owner: postgres when we are root, else ourselves.
 as_owner() {

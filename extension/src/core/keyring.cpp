@@ -112,9 +112,11 @@ KeyRing KeyRing::parse(std::string_view content, std::string_view source_name) {
 			             "Generate one with: openssl rand -hex 32");
 		}
 		auto &versions = ring.scopes_[std::string(f[0])];
-		if (versions.count(version))
+		if (versions.count(version)) {
+			std::fill(key.begin(), key.end(), '\0');
 			config_error(at + ": scope \"" + std::string(f[0]) + "\" version " + std::to_string(version) +
 			             " appears twice");
+		}
 		versions.emplace(version, crypto::HmacSha256(key));
 		std::fill(key.begin(), key.end(), '\0');
 	}
@@ -154,8 +156,11 @@ KeyRing KeyRing::load_file(const std::string &path) {
 			config_error("could not read key file \"" + path + "\"");
 		got += static_cast<std::size_t>(n);
 	}
+	struct Wipe {  // the file's text holds the keys: clear it however parse() ends
+		std::string &text;
+		~Wipe() { std::fill(text.begin(), text.end(), '\0'); }
+	} wipe{content};
 	KeyRing ring = parse(content, path);
-	std::fill(content.begin(), content.end(), '\0');
 	if (ring.empty())
 		config_error("key file \"" + path + "\" holds no keys");
 	return ring;

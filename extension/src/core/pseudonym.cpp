@@ -64,7 +64,7 @@ int check_value(std::int32_t version, const int (&sym)[digits]) {
 
 std::optional<std::string> message(const Identifiers &ids) {
 	const auto &d = ids.date_of_birth;
-	if (d.year < 1 || d.year > 9999)
+	if (d.year < 1 || d.year > 9999 || d.month < 1 || d.month > 12 || d.day < 1 || d.day > 31)
 		throw Error(sqlstate::datetime_field_overflow, "date of birth must be between years 1 and 9999");
 	std::string msg;
 	msg.reserve(ids.first_name.size() + ids.last_name.size() + 24);
@@ -81,7 +81,7 @@ std::optional<std::string> message(const Identifiers &ids) {
 	msg.append(date, static_cast<std::size_t>(n));
 	bool blank = true;
 	for (char c : ids.postcode)
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f')  // postcode::parse's spaces
 			blank = false;
 	if (blank)
 		return std::nullopt;
