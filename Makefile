@@ -6,6 +6,11 @@
 PG_CONFIG ?= pg_config
 
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/outreach.control)
+# One directory of SQL parts per version (see extension/sql/assemble.sh).
+SQL_VERSIONS := $(shell ls extension/sql | grep -E '^[0-9]+\.[0-9]+\.[0-9]+$$' | sort -V)
+SQL_PARTS := $(wildcard extension/sql/*/*.sql)
+SQL_SCRIPTS := extension/outreach--$(firstword $(SQL_VERSIONS)).sql extension/outreach--$(EXTVERSION).sql \
+  $(shell echo $(SQL_VERSIONS) | tr ' ' '\n' | awk 'NR > 1 { print "extension/outreach--" prev "--" $$0 ".sql" } { prev = $$0 }')
 
 MODULE_big = outreach
 OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/src/core/*.cpp extension/src/pg/*.cpp)))
@@ -13,9 +18,9 @@ OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/src/core/*.cpp extension
 # Without EXTENSION set, PGXS would look for the control file at the top; MODULEDIR keeps the
 # install location (share/extension) while the control file stays in extension/.
 MODULEDIR = extension
-DATA = extension/outreach.control $(wildcard extension/sql/upgrades/outreach--*--*.sql)
-DATA_built = extension/outreach--$(EXTVERSION).sql
-EXTRA_CLEAN = extension/outreach--*.sql
+DATA = extension/outreach.control
+DATA_built = $(sort $(SQL_SCRIPTS))
+EXTRA_CLEAN = extension/outreach--*.sql extension/.sql-stamp
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --encoding=UTF8
@@ -32,6 +37,10 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# The install script is kept in one file per concern and concatenated in order.
-extension/outreach--$(EXTVERSION).sql: $(sort $(wildcard extension/sql/[0-9]*.sql)) extension/outreach.control
-	cat $(sort $(wildcard extension/sql/[0-9]*.sql)) > $@
+# The install and upgrade scripts are assembled from one file per concern and version.
+$(SQL_SCRIPTS): extension/.sql-stamp
+extension/.sql-stamp: $(SQL_PARTS) extension/sql/assemble.sh extension/outreach.control
+	@test "$(lastword $(SQL_VERSIONS))" = "$(EXTVERSION)" || \
+	  { echo "default_version $(EXTVERSION) is not the newest SQL version $(lastword $(SQL_VERSIONS))"; exit 1; }
+	sh extension/sql/assemble.sh extension
+	touch $@
