@@ -19,8 +19,15 @@
 # (A B A B ...), BENCH_RUNS times, medians compared. Queries aggregate (count/sum) so no result
 # transfer is timed, and run with max_parallel_workers_per_gather = 0.
 #
-# Output (stdout): a '#' header, one line "<name>: <ratio>" per comparison, '#' detail lines
-# with the medians, and "# goal <name> >= X: met|NOT met" lines. Progress goes to stderr.
+# Baselines: pgcrypto's hmac() of the '|'-joined identifiers under a random 32-byte key bound
+# once as a bytea parameter (hmac() has no (text, bytea) form, so the message goes through
+# convert_to(..., 'UTF8')); md5() of the same text; the usual regular expression on the
+# upper-cased, space-stripped postcode; the England entry-year rule as an SQL function and as a
+# PL/pgSQL function (bench schema, see below).
+#
+# Output (stdout): a '#' header, one line "<name>: <ratio>" per comparison, a '# info' line for
+# the non-inlinable SQL form of the entry year, '# detail' lines with the medians (information
+# only), and "# goal <name> >= X: met|NOT met" lines. Progress goes to stderr.
 # Exit status 0 whether goals are met or not; non-zero when something fails or a check disagrees.
 set -euo pipefail
 
@@ -40,7 +47,7 @@ if [[ "$jit" != on && "$jit" != off ]]; then
 	exit 2
 fi
 
-# shellcheck source=../scripts/lib/cluster.sh
+# shellcheck source-path=SCRIPTDIR/.. source=scripts/lib/cluster.sh
 source "$root/scripts/lib/cluster.sh"
 
 log() { printf 'core_types: %s\n' "$*" >&2; }

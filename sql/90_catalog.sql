@@ -31,6 +31,37 @@ FROM pg_proc p
 WHERE p.pronamespace = 'outreach'::regnamespace AND p.prosecdef
   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c ~ '^search_path=.*pg_temp$');
 
+-- Tables: row-level security enabled and forced on every table that holds personal data.
+SELECT c.relname, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
+       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
+FROM pg_class c
+WHERE c.relnamespace = 'outreach'::regnamespace AND c.relkind = 'r'
+ORDER BY 1;
+
+-- Every policy, its command and expressions.
+SELECT tablename, policyname, cmd, roles, qual, with_check
+FROM pg_policies WHERE schemaname = 'outreach' ORDER BY 1, 2;
+
+-- Who holds which privilege on which relation (table-level and column-level).
+SELECT table_name, grantee, string_agg(privilege_type, ', ' ORDER BY privilege_type) AS privileges
+FROM information_schema.role_table_grants
+WHERE table_schema = 'outreach' AND grantee NOT IN (SELECT rolname FROM pg_roles WHERE rolsuper)
+GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT table_name, grantee, privilege_type, string_agg(column_name, ', ' ORDER BY column_name) AS columns
+FROM information_schema.role_column_grants
+WHERE table_schema = 'outreach' AND grantee NOT IN (SELECT rolname FROM pg_roles WHERE rolsuper)
+  AND NOT EXISTS (SELECT 1 FROM information_schema.role_table_grants t
+                  WHERE t.table_schema = 'outreach' AND t.table_name = role_column_grants.table_name
+                    AND t.grantee = role_column_grants.grantee AND t.privilege_type = role_column_grants.privilege_type)
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+
+-- No application role may bypass row security: the extension's roles cannot log in and hold
+-- no attribute that would.
+SELECT rolname, rolcanlogin, rolsuper, rolbypassrls, rolcreaterole
+FROM pg_roles WHERE rolname IN ('outreach_processor', 'outreach_bi', 'outreach_daemon', 'outreach_reader',
+                                'outreach_writer', 'outreach_dpo', 'outreach_analyst')
+ORDER BY 1;
+
 -- No key material is stored anywhere the extension put a table or setting.
 SELECT count(*) AS settings_in_catalogue FROM pg_db_role_setting s, unnest(s.setconfig) c
 WHERE c ~* '[0-9a-f]{64}';

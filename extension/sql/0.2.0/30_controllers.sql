@@ -1,0 +1,179 @@
+-- Data controllers (members) and the roles through which their people act.
+--
+-- create_controller() makes four NOLOGIN group roles per member, outreach_<code>_reader,
+-- _writer, _dpo and _analyst, chained reader < writer < dpo, each also a member of the global
+-- role of its level that holds the table privileges. Which controllers a session may see or
+-- change is computed from role membership alone (pg_has_role on current_user); no setting a
+-- user can SET takes part.
+
+CREATE TABLE outreach.controller (
+  controller_id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  code text NOT NULL UNIQUE CHECK (code ~ '^[a-z][a-z0-9_]{1,39}$'),
+  name text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  dpo_contact text,
+  legal_contact text,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE outreach.controller IS 'member organisations: each is the data controller of its participants';
+
+CREATE TABLE outreach.controller_role (
+  controller_id int NOT NULL REFERENCES outreach.controller ON DELETE CASCADE,
+  level text NOT NULL CHECK (level IN ('reader', 'writer', 'dpo', 'analyst')),
+  role regrole NOT NULL UNIQUE,
+  PRIMARY KEY (controller_id, level)
+);
+COMMENT ON TABLE outreach.controller_role IS 'the group role of each controller and access level';
+
+SELECT pg_catalog.pg_extension_config_dump('outreach.controller', '');
+SELECT pg_catalog.pg_extension_config_dump('outreach.controller_role', '');
+
+-- The controllers the current role may act for at a level: reader (also writer and DPO),
+-- writer (also DPO), dpo, or analyst (aggregates: analysts and everyone who may read rows).
+-- The processor role reads every controller. Policies call this inside a sub-select, so it is
+-- evaluated once per query and controller_id = ANY(...) becomes an index condition.
+CREATE FUNCTION outreach.my_controller_ids(level text DEFAULT 'reader') RETURNS int[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(array_agg(DISTINCT cr.controller_id ORDER BY cr.controller_id), '{}')
+  FROM outreach.controller_role cr
+  WHERE (cr.level OPERATOR(pg_catalog.=) level
+         OR (level OPERATOR(pg_catalog.=) 'analyst' AND cr.level OPERATOR(pg_catalog.=) 'reader'))
+    AND (pg_has_role(current_user, cr.role::oid, 'USAGE')
+         OR (level OPERATOR(pg_catalog.=) ANY (ARRAY['reader', 'analyst'])
+             AND pg_has_role(current_user, 'outreach_processor', 'USAGE')))
+$$;
+COMMENT ON FUNCTION outreach.my_controller_ids(text) IS
+  'ids of the controllers the current role may act for at a level (reader, writer, dpo, analyst)';
+
+-- controller_id's default: the caller's controller when it writes for exactly one.
+CREATE FUNCTION outreach.default_controller_id() RETURNS int
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  ids int[] := outreach.my_controller_ids('writer');
+BEGIN
+  IF cardinality(ids) OPERATOR(pg_catalog.=) 1 THEN
+    RETURN ids[1];
+  END IF;
+  RAISE EXCEPTION '%', CASE WHEN cardinality(ids) OPERATOR(pg_catalog.=) 0
+                            THEN 'role "' || current_user || '" may not write for any controller'
+                            ELSE 'role "' || current_user || '" writes for several controllers; give controller_id' END
+    USING ERRCODE = CASE WHEN cardinality(ids) OPERATOR(pg_catalog.=) 0 THEN '42501' ELSE '23502' END;
+END
+$$;
+COMMENT ON FUNCTION outreach.default_controller_id() IS
+  'the controller the current role writes for, when it is exactly one (default of controller_id)';
+
+CREATE FUNCTION outreach.create_controller(code text, name text) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, outreach, pg_temp
+AS $$
+DECLARE
+  new_id int;
+  lvl text;
+  role_name text;
+BEGIN
+  IF code IS NULL OR code !~ '^[a-z][a-z0-9_]{1,39}$' THEN
+    RAISE EXCEPTION 'invalid controller code "%"', code
+      USING ERRCODE = '22023', HINT = 'Use 2 to 40 characters: a lower-case letter, then letters, digits or underscores.';
+  END IF;
+  IF name IS NULL OR length(btrim(name)) = 0 THEN
+    RAISE EXCEPTION 'a controller needs a name' USING ERRCODE = '22023';
+  END IF;
+  IF EXISTS (SELECT 1 FROM outreach.controller c WHERE c.code = create_controller.code) THEN
+    RAISE EXCEPTION 'controller "%" already exists', code USING ERRCODE = '23505';
+  END IF;
+  INSERT INTO outreach.controller (code, name) VALUES (code, btrim(name)) RETURNING controller_id INTO new_id;
+  FOREACH lvl IN ARRAY ARRAY['reader', 'writer', 'dpo', 'analyst'] LOOP
+    role_name := format('outreach_%s_%s', code, lvl);
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
+      RAISE EXCEPTION 'role "%" already exists', role_name
+        USING ERRCODE = '42710', HINT = 'Controller roles are created by create_controller and must not exist beforehand.';
+    END IF;
+    EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
+    EXECUTE format('GRANT %I TO %I', 'outreach_' || lvl, role_name);
+    INSERT INTO outreach.controller_role (controller_id, level, role) VALUES (new_id, lvl, role_name::regrole);
+  END LOOP;
+  EXECUTE format('GRANT %I TO %I', format('outreach_%s_reader', code), format('outreach_%s_writer', code));
+  EXECUTE format('GRANT %I TO %I', format('outreach_%s_writer', code), format('outreach_%s_dpo', code));
+  RETURN new_id;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.create_controller(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.create_controller(text, text) IS
+  'creates a member (data controller) and its reader, writer, dpo and analyst group roles; returns its id';
+
+-- Special-category columns are protected by column privileges, which belong to a role, not to
+-- a row. A login that is DPO for one controller and reader or writer for another would read the
+-- second controller's special-category data too, so such a mix is refused: use two logins.
+CREATE FUNCTION outreach.grant_controller_access(member regrole, controller_code text, level text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, outreach, pg_temp
+AS $$
+DECLARE
+  target_role regrole;
+  m record;
+  conflict text;
+BEGIN
+  IF level IS NULL OR level NOT IN ('reader', 'writer', 'dpo', 'analyst') THEN
+    RAISE EXCEPTION 'unknown access level "%"', level
+      USING ERRCODE = '22023', HINT = 'Levels are reader, writer, dpo and analyst.';
+  END IF;
+  SELECT cr.role INTO target_role
+  FROM outreach.controller c JOIN outreach.controller_role cr USING (controller_id)
+  WHERE c.code = controller_code AND cr.level = grant_controller_access.level;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown controller "%"', controller_code USING ERRCODE = '42704';
+  END IF;
+  SELECT rolsuper, rolbypassrls INTO m FROM pg_roles WHERE oid = member::oid;
+  IF m.rolsuper OR m.rolbypassrls THEN
+    RAISE EXCEPTION 'role "%" is a superuser or bypasses row-level security; member access needs an ordinary role', member
+      USING ERRCODE = '42501';
+  END IF;
+  -- Row access and DPO status per controller, as they would be after this grant.
+  WITH access AS (
+    SELECT c.code,
+           coalesce(bool_or(pg_has_role(member::oid, cr.role::oid, 'MEMBER')) FILTER (WHERE cr.level <> 'analyst'), false)
+             OR (c.code = controller_code AND grant_controller_access.level <> 'analyst') AS reads_rows,
+           coalesce(bool_or(pg_has_role(member::oid, cr.role::oid, 'MEMBER')) FILTER (WHERE cr.level = 'dpo'), false)
+             OR (c.code = controller_code AND grant_controller_access.level = 'dpo') AS is_dpo
+    FROM outreach.controller c JOIN outreach.controller_role cr USING (controller_id)
+    GROUP BY c.code
+  )
+  SELECT string_agg(code, ', ' ORDER BY code) FILTER (WHERE reads_rows AND NOT is_dpo)
+    INTO conflict
+  FROM access
+  HAVING bool_or(is_dpo) AND (bool_or(reads_rows AND NOT is_dpo) OR pg_has_role(member::oid, 'outreach_processor', 'MEMBER'));
+  IF FOUND THEN
+    RAISE EXCEPTION 'role "%" would be DPO for one controller and read others'' rows without being their DPO (%)',
+                    member, coalesce(conflict, 'as the processor')
+      USING ERRCODE = '42501',
+            HINT = 'Column privileges on special-category data are per role: use a separate login for DPO work.';
+  END IF;
+  EXECUTE format('GRANT %I TO %I', target_role::text, member::text);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.grant_controller_access(regrole, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.grant_controller_access(regrole, text, text) IS
+  'lets a role act for a controller at a level: reader, writer, dpo or analyst';
+
+CREATE FUNCTION outreach.revoke_controller_access(member regrole, controller_code text, level text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, outreach, pg_temp
+AS $$
+DECLARE
+  target_role regrole;
+BEGIN
+  SELECT cr.role INTO target_role
+  FROM outreach.controller c JOIN outreach.controller_role cr USING (controller_id)
+  WHERE c.code = controller_code AND cr.level = revoke_controller_access.level;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown controller "%" or level "%"', controller_code, level USING ERRCODE = '42704';
+  END IF;
+  EXECUTE format('REVOKE %I FROM %I', target_role::text, member::text);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.revoke_controller_access(regrole, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.revoke_controller_access(regrole, text, text) IS 'undoes grant_controller_access';

@@ -1,0 +1,113 @@
+-- Personal data. controller_id leads the primary key of every table and every foreign key
+-- between them, so the tables can be hash-distributed by controller (Citus) or partitioned by
+-- controller without redesign, and every member query has controller_id as an index condition.
+
+CREATE TABLE outreach.participant (
+  controller_id int NOT NULL DEFAULT outreach.default_controller_id() REFERENCES outreach.controller,
+  participant_id bigint GENERATED ALWAYS AS IDENTITY,
+  external_ref text CHECK (length(external_ref) <= 100),       -- the member's own reference
+  first_name text CHECK (length(first_name) <= 200),
+  last_name text CHECK (length(last_name) <= 200),
+  date_of_birth date CHECK (date_of_birth BETWEEN DATE '1900-01-01' AND DATE '2100-01-01'),
+  postcode outreach.uk_postcode,
+  institution_id int REFERENCES outreach.institution,
+  -- special category data (UK GDPR Art. 9): readable at the dpo level only
+  sex text CHECK (length(sex) <= 50),
+  gender_identity text CHECK (length(gender_identity) <= 100),
+  ethnicity text CHECK (length(ethnicity) <= 100),
+  disability text CHECK (length(disability) <= 200),
+  religion text CHECK (length(religion) <= 100),
+  -- derived and status columns
+  linkage_id outreach.pseudo_id,                                -- kept current by a trigger
+  he_entry_year_override int CHECK (he_entry_year_override BETWEEN 1950 AND 2100),
+  he_entry_year_override_reason text,
+  withdrawn_at timestamptz,
+  restricted_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (controller_id, participant_id),
+  UNIQUE (controller_id, external_ref),
+  CONSTRAINT override_needs_reason CHECK (
+    he_entry_year_override IS NULL OR length(btrim(he_entry_year_override_reason)) > 0)
+);
+CREATE INDEX participant_linkage_idx ON outreach.participant (linkage_id) WHERE linkage_id IS NOT NULL;
+COMMENT ON TABLE outreach.participant IS 'people who take part in outreach, one row per controller that registered them';
+COMMENT ON COLUMN outreach.participant.linkage_id IS 'outreach.pseudonymise() of name, date of birth and postcode; NULL while any is missing';
+
+CREATE TABLE outreach.activity (
+  controller_id int NOT NULL DEFAULT outreach.default_controller_id() REFERENCES outreach.controller,
+  activity_id bigint GENERATED ALWAYS AS IDENTITY,
+  activity_type text NOT NULL REFERENCES outreach.activity_type,
+  name text CHECK (length(name) <= 300),
+  starts_on date NOT NULL,
+  ends_on date,
+  delivered_by int REFERENCES outreach.controller,            -- a partner delivering it; NULL: the controller
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (controller_id, activity_id),
+  CHECK (ends_on IS NULL OR ends_on >= starts_on)
+);
+COMMENT ON TABLE outreach.activity IS 'outreach activities a controller runs';
+
+CREATE TABLE outreach.attendance (
+  controller_id int NOT NULL DEFAULT outreach.default_controller_id(),
+  participant_id bigint NOT NULL,
+  activity_id bigint NOT NULL,
+  attended_on date NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (controller_id, participant_id, activity_id, attended_on),
+  FOREIGN KEY (controller_id, participant_id) REFERENCES outreach.participant ON DELETE CASCADE,
+  FOREIGN KEY (controller_id, activity_id) REFERENCES outreach.activity
+);
+CREATE INDEX attendance_activity_idx ON outreach.attendance (controller_id, activity_id);
+COMMENT ON TABLE outreach.attendance IS 'who attended which activity when';
+
+SELECT pg_catalog.pg_extension_config_dump('outreach.participant', '');
+SELECT pg_catalog.pg_extension_config_dump('outreach.activity', '');
+SELECT pg_catalog.pg_extension_config_dump('outreach.attendance', '');
+
+-- Rows never move between controllers and keys never change: a member cannot launder a row
+-- into another controller, and audit records keep pointing at the same record.
+CREATE FUNCTION outreach.keep_keys() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NEW.controller_id IS DISTINCT FROM OLD.controller_id THEN
+    RAISE EXCEPTION 'a row cannot move to another controller' USING ERRCODE = '42501';
+  END IF;
+  RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION outreach.keep_keys() IS 'trigger: refuses UPDATEs that change controller_id';
+
+-- linkage_id follows the identifiers; updated_at follows any change. SECURITY DEFINER because
+-- members may not compute pseudonyms themselves (see outreach.pseudonymise).
+CREATE FUNCTION outreach.participant_derive() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, outreach, pg_temp
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT'
+     OR NEW.first_name IS DISTINCT FROM OLD.first_name OR NEW.last_name IS DISTINCT FROM OLD.last_name
+     OR NEW.date_of_birth IS DISTINCT FROM OLD.date_of_birth OR NEW.postcode IS DISTINCT FROM OLD.postcode
+     OR NEW.linkage_id IS DISTINCT FROM OLD.linkage_id THEN
+    NEW.linkage_id := outreach.pseudonymise(NEW.first_name, NEW.last_name, NEW.date_of_birth,
+                                            NEW.postcode::text, 'linkage');
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    NEW.updated_at := now();
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.participant_derive() FROM PUBLIC;
+COMMENT ON FUNCTION outreach.participant_derive() IS 'trigger: keeps linkage_id and updated_at current';
+
+CREATE TRIGGER participant_derive BEFORE INSERT OR UPDATE ON outreach.participant
+  FOR EACH ROW EXECUTE FUNCTION outreach.participant_derive();
+CREATE TRIGGER participant_keep_keys BEFORE UPDATE OF controller_id ON outreach.participant
+  FOR EACH ROW EXECUTE FUNCTION outreach.keep_keys();
+CREATE TRIGGER activity_keep_keys BEFORE UPDATE OF controller_id ON outreach.activity
+  FOR EACH ROW EXECUTE FUNCTION outreach.keep_keys();
+CREATE TRIGGER attendance_keep_keys BEFORE UPDATE OF controller_id ON outreach.attendance
+  FOR EACH ROW EXECUTE FUNCTION outreach.keep_keys();

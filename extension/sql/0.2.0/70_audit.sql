@@ -1,0 +1,181 @@
+-- The audit trail: every change to personal data, and every read of special-category data
+-- through outreach.read_special_category(). It records who (session role and acting role),
+-- when, which record and which columns, never the personal values. Members cannot write it;
+-- each controller's DPO reads its own part.
+
+CREATE TABLE outreach.audit_log (
+  controller_id int NOT NULL,
+  audit_id bigint GENERATED ALWAYS AS IDENTITY,
+  logged_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+  session_role name NOT NULL,
+  acting_role name NOT NULL,
+  action text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'read_special')),
+  relation text NOT NULL,
+  record jsonb NOT NULL,      -- the record's key, e.g. {"participant_id": 42}
+  columns text[],             -- for updates and reads: which columns
+  PRIMARY KEY (controller_id, audit_id)
+);
+COMMENT ON TABLE outreach.audit_log IS 'who changed personal data or read special-category data, when, which record and columns';
+SELECT pg_catalog.pg_extension_config_dump('outreach.audit_log', '');
+
+ALTER TABLE outreach.audit_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.audit_log FORCE ROW LEVEL SECURITY;
+CREATE POLICY audit_log_dpo_read ON outreach.audit_log FOR SELECT
+  USING (controller_id = ANY ((SELECT outreach.my_controller_ids('dpo'))::int[]));
+REVOKE ALL ON outreach.audit_log FROM PUBLIC;
+GRANT SELECT ON outreach.audit_log TO outreach_dpo;
+
+-- Statement-level triggers with transition tables: one INSERT into the log per statement, so
+-- bulk loads pay little. Keys never change (keep_keys), so old and new rows join on them.
+CREATE FUNCTION outreach.audit_participant() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  actor name := outreach.invoking_role()::text;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
+    SELECT n.controller_id, session_user, actor, 'insert', 'participant', jsonb_build_object('participant_id', n.participant_id)
+    FROM new_rows n;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
+    SELECT o.controller_id, session_user, actor, 'delete', 'participant', jsonb_build_object('participant_id', o.participant_id)
+    FROM old_rows o;
+  ELSE
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
+    SELECT n.controller_id, session_user, actor, 'update', 'participant', jsonb_build_object('participant_id', n.participant_id),
+           array_remove(ARRAY[
+             CASE WHEN n.external_ref IS DISTINCT FROM o.external_ref THEN 'external_ref' END,
+             CASE WHEN n.first_name IS DISTINCT FROM o.first_name THEN 'first_name' END,
+             CASE WHEN n.last_name IS DISTINCT FROM o.last_name THEN 'last_name' END,
+             CASE WHEN n.date_of_birth IS DISTINCT FROM o.date_of_birth THEN 'date_of_birth' END,
+             CASE WHEN n.postcode::text IS DISTINCT FROM o.postcode::text THEN 'postcode' END,
+             CASE WHEN n.institution_id IS DISTINCT FROM o.institution_id THEN 'institution_id' END,
+             CASE WHEN n.sex IS DISTINCT FROM o.sex THEN 'sex' END,
+             CASE WHEN n.gender_identity IS DISTINCT FROM o.gender_identity THEN 'gender_identity' END,
+             CASE WHEN n.ethnicity IS DISTINCT FROM o.ethnicity THEN 'ethnicity' END,
+             CASE WHEN n.disability IS DISTINCT FROM o.disability THEN 'disability' END,
+             CASE WHEN n.religion IS DISTINCT FROM o.religion THEN 'religion' END,
+             CASE WHEN n.he_entry_year_override IS DISTINCT FROM o.he_entry_year_override THEN 'he_entry_year_override' END,
+             CASE WHEN n.he_entry_year_override_reason IS DISTINCT FROM o.he_entry_year_override_reason THEN 'he_entry_year_override_reason' END,
+             CASE WHEN n.withdrawn_at IS DISTINCT FROM o.withdrawn_at THEN 'withdrawn_at' END,
+             CASE WHEN n.restricted_at IS DISTINCT FROM o.restricted_at THEN 'restricted_at' END
+           ], NULL)
+    FROM new_rows n JOIN old_rows o USING (controller_id, participant_id);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION outreach.audit_activity() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  actor name := outreach.invoking_role()::text;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
+    SELECT o.controller_id, session_user, actor, 'delete', 'activity', jsonb_build_object('activity_id', o.activity_id)
+    FROM old_rows o;
+  ELSE
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
+    SELECT n.controller_id, session_user, actor, lower(TG_OP), 'activity', jsonb_build_object('activity_id', n.activity_id)
+    FROM new_rows n;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION outreach.audit_attendance() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  actor name := outreach.invoking_role()::text;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
+    SELECT o.controller_id, session_user, actor, 'delete', 'attendance',
+           jsonb_build_object('participant_id', o.participant_id, 'activity_id', o.activity_id)
+    FROM old_rows o;
+  ELSE
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
+    SELECT n.controller_id, session_user, actor, lower(TG_OP), 'attendance',
+           jsonb_build_object('participant_id', n.participant_id, 'activity_id', n.activity_id)
+    FROM new_rows n;
+  END IF;
+  RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.audit_participant(), outreach.audit_activity(), outreach.audit_attendance() FROM PUBLIC;
+COMMENT ON FUNCTION outreach.audit_participant() IS 'trigger: writes participant changes to the audit log';
+COMMENT ON FUNCTION outreach.audit_activity() IS 'trigger: writes activity changes to the audit log';
+COMMENT ON FUNCTION outreach.audit_attendance() IS 'trigger: writes attendance changes to the audit log';
+
+-- Transition tables need one trigger per event.
+CREATE TRIGGER audit_insert AFTER INSERT ON outreach.participant
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_participant();
+CREATE TRIGGER audit_update AFTER UPDATE ON outreach.participant
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_participant();
+CREATE TRIGGER audit_delete AFTER DELETE ON outreach.participant
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_participant();
+CREATE TRIGGER audit_insert AFTER INSERT ON outreach.activity
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_activity();
+CREATE TRIGGER audit_update AFTER UPDATE ON outreach.activity
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_activity();
+CREATE TRIGGER audit_delete AFTER DELETE ON outreach.activity
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_activity();
+CREATE TRIGGER audit_insert AFTER INSERT ON outreach.attendance
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_attendance();
+CREATE TRIGGER audit_update AFTER UPDATE ON outreach.attendance
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_attendance();
+CREATE TRIGGER audit_delete AFTER DELETE ON outreach.attendance
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_attendance();
+
+-- Reading special-category data, audited. The caller must be the controller's DPO or hold an
+-- explicit SELECT grant on the column (checked for the invoking role: this function runs as
+-- its owner so that it can write the log).
+CREATE FUNCTION outreach.read_special_category(controller_id int, participant_ids bigint[] DEFAULT NULL)
+RETURNS TABLE (participant_id bigint, sex text, gender_identity text, ethnicity text, disability text, religion text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  caller regrole := outreach.invoking_role();
+  allowed boolean;
+BEGIN
+  SELECT pg_has_role(caller::oid, cr.role::oid, 'USAGE') INTO allowed
+  FROM outreach.controller_role cr
+  WHERE cr.controller_id = read_special_category.controller_id AND cr.level = 'dpo';
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown controller %', read_special_category.controller_id USING ERRCODE = '42704';
+  END IF;
+  IF NOT allowed AND NOT (
+       pg_has_role(caller::oid, (SELECT r.role FROM outreach.controller_role r
+                                 WHERE r.controller_id = read_special_category.controller_id AND r.level = 'reader')::oid, 'USAGE')
+       AND has_column_privilege(caller::oid, 'outreach.participant'::regclass, 'ethnicity', 'SELECT')) THEN
+    RAISE EXCEPTION 'permission denied to read special-category data of controller %', read_special_category.controller_id
+      USING ERRCODE = '42501';
+  END IF;
+  RETURN QUERY
+  WITH picked AS (
+    SELECT p.participant_id, p.sex, p.gender_identity, p.ethnicity, p.disability, p.religion
+    FROM outreach.participant p
+    WHERE p.controller_id = read_special_category.controller_id
+      AND (participant_ids IS NULL OR p.participant_id = ANY (participant_ids))
+  ), logged AS (
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
+    SELECT read_special_category.controller_id, session_user, caller::text, 'read_special', 'participant',
+           jsonb_build_object('participant_id', picked.participant_id),
+           ARRAY['sex', 'gender_identity', 'ethnicity', 'disability', 'religion']
+    FROM picked
+  )
+  SELECT * FROM picked;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.read_special_category(int, bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.read_special_category(int, bigint[]) TO outreach_reader;
+COMMENT ON FUNCTION outreach.read_special_category(int, bigint[]) IS
+  'special-category data of a controller''s participants for its DPO (or an explicit grantee), recorded in the audit log';
