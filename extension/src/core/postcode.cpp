@@ -12,14 +12,22 @@ constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
-constexpr bool in(const char *set, char c) { return c != 0 && std::strchr(set, c) != nullptr; }
+// A set of letters A-Z as a bit mask, so a membership test is a shift and an AND.
+using LetterSet = std::uint32_t;
+constexpr LetterSet letters(const char *s) {
+	LetterSet set = 0;
+	for (; *s; ++s)
+		set |= LetterSet{1} << (*s - 'A');
+	return set;
+}
+constexpr bool in(LetterSet set, char c) { return is_upper(c) && ((set >> (c - 'A')) & 1U) != 0; }
 
 // BS 7666 positional rules.
-constexpr const char *never_first = "QVX";
-constexpr const char *never_second = "IJZ";
-constexpr const char *third_of_a9a = "ABCDEFGHJKPSTUW";
-constexpr const char *fourth_of_aa9a = "ABEHMNPRVWXY";
-constexpr const char *never_inward = "CIKMOV";
+constexpr LetterSet never_first = letters("QVX");
+constexpr LetterSet never_second = letters("IJZ");
+constexpr LetterSet third_of_a9a = letters("ABCDEFGHJKPSTUW");
+constexpr LetterSet fourth_of_aa9a = letters("ABEHMNPRVWXY");
+constexpr LetterSet never_inward = letters("CIKMOV");
 
 ParseResult fail(Problem p, char c = 0) {
 	ParseResult r;

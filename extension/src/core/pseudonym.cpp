@@ -62,35 +62,46 @@ int check_value(std::int32_t version, const int (&sym)[digits]) {
 
 }  // namespace
 
-std::optional<std::string> message(const Identifiers &ids) {
+bool message_into(const Identifiers &ids, std::string &msg) {
 	const auto &d = ids.date_of_birth;
 	if (d.year < 1 || d.year > 9999 || d.month < 1 || d.month > 12 || d.day < 1 || d.day > 31)
 		throw Error(sqlstate::datetime_field_overflow, "date of birth must be between years 1 and 9999");
-	std::string msg;
-	msg.reserve(ids.first_name.size() + ids.last_name.size() + 24);
+	msg.clear();
 	names::normalise_into(ids.first_name, msg);
 	if (msg.empty())
-		return std::nullopt;
+		return false;
 	msg.push_back(separator);
 	const std::size_t last_start = msg.size();
 	names::normalise_into(ids.last_name, msg);
 	if (msg.size() == last_start)
-		return std::nullopt;
-	char date[16];
-	const int n = std::snprintf(date, sizeof date, "%c%04d-%02d-%02d%c", separator, d.year, d.month, d.day, separator);
-	msg.append(date, static_cast<std::size_t>(n));
+		return false;
+	// 0x1F YYYY-MM-DD 0x1F, written by hand: snprintf was a fifth of the cost of a pseudonym.
+	const char date[12] = {separator,
+	                       static_cast<char>('0' + d.year / 1000), static_cast<char>('0' + d.year / 100 % 10),
+	                       static_cast<char>('0' + d.year / 10 % 10), static_cast<char>('0' + d.year % 10), '-',
+	                       static_cast<char>('0' + d.month / 10), static_cast<char>('0' + d.month % 10), '-',
+	                       static_cast<char>('0' + d.day / 10), static_cast<char>('0' + d.day % 10), separator};
+	msg.append(date, sizeof date);
 	bool blank = true;
 	for (char c : ids.postcode)
 		if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f')  // postcode::parse's spaces
 			blank = false;
 	if (blank)
-		return std::nullopt;
+		return false;
 	const postcode::Packed p = postcode::parse_or_throw(ids.postcode);
 	char canon[9];
 	const int len = postcode::format(p, canon);
 	for (int i = 0; i < len; ++i)
 		if (canon[i] != ' ')
 			msg.push_back(canon[i]);
+	return true;
+}
+
+std::optional<std::string> message(const Identifiers &ids) {
+	std::string msg;
+	msg.reserve(ids.first_name.size() + ids.last_name.size() + 24);
+	if (!message_into(ids, msg))
+		return std::nullopt;
 	return msg;
 }
 

@@ -33,6 +33,9 @@ struct Identifiers {
 // The message that is signed; empty when a name normalises to empty or the postcode is blank.
 // Throws 22P02 for an invalid postcode and 22008 for a year outside 1..9999.
 std::optional<std::string> message(const Identifiers &ids);
+// The same into a reusable buffer (no allocation once it has grown): false when a name
+// normalises to empty or the postcode is blank.
+bool message_into(const Identifiers &ids, std::string &out);
 
 PseudoId sign(const keys::KeyRing::Signer &signer, std::string_view message);
 

@@ -27,14 +27,28 @@ Ymd date_arg(FunctionCallInfo fcinfo, int n, const char *what) {
 	return out;
 }
 
-ey::Nation nation_arg(FunctionCallInfo fcinfo, int n) {
-	const std::string_view name = outreach::pg::text_arg(fcinfo, n);
+ey::Nation parse_nation_or_throw(std::string_view name) {
 	const auto nation = ey::parse_nation(name);
 	if (!nation)
 		throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
 		                      "unknown nation \"" + std::string(name.substr(0, 40)) + "\"", {},
 		                      "Use 'england', 'wales', 'scotland' or 'northern_ireland'.");
 	return *nation;
+}
+
+// The nation is nearly always a constant (often the default): then it is parsed once per
+// query and kept in fn_extra.
+ey::Nation nation_arg(FunctionCallInfo fcinfo, int n) {
+	if (auto *cached = static_cast<ey::Nation *>(fcinfo->flinfo->fn_extra))
+		return *cached;
+	const ey::Nation nation = parse_nation_or_throw(outreach::pg::text_arg(fcinfo, n));
+	if (get_fn_expr_arg_stable(fcinfo->flinfo, n)) {
+		auto *slot = static_cast<ey::Nation *>(outreach::pg::guard(
+			[&] { return MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(ey::Nation)); }));
+		*slot = nation;
+		fcinfo->flinfo->fn_extra = slot;
+	}
+	return nation;
 }
 
 }  // namespace

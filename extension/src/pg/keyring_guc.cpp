@@ -22,6 +22,7 @@ struct Cache {
 	std::string path;
 	struct stat identity {};
 	LocalTransactionId checked_in = InvalidLocalTransactionId;
+	std::uint64_t generation = 0;  // bumped on every (re)load, so callers may cache lookups
 };
 Cache cache;
 
@@ -41,24 +42,27 @@ void define_key_file_setting() {
 }
 
 const keys::KeyRing &current_keyring() {
-	const std::string path = key_file_setting ? key_file_setting : "";
+	const char *path = key_file_setting ? key_file_setting : "";
 	const LocalTransactionId now = MyProc ? MyProc->lxid : InvalidLocalTransactionId;
-	if (cache.ring && cache.path == path && now != InvalidLocalTransactionId && cache.checked_in == now)
+	if (cache.ring && now != InvalidLocalTransactionId && cache.checked_in == now && cache.path == path)
 		return *cache.ring;
 	struct stat st {};
-	if (cache.ring && cache.path == path && ::stat(path.c_str(), &st) == 0 && same_file(st, cache.identity)) {
+	if (cache.ring && cache.path == path && ::stat(path, &st) == 0 && same_file(st, cache.identity)) {
 		cache.checked_in = now;
 		return *cache.ring;
 	}
 	cache.ring.reset();  // never fall back to stale keys when the file is gone or broken
 	auto ring = std::make_unique<keys::KeyRing>(keys::KeyRing::load_file(path));
-	if (::stat(path.c_str(), &st) != 0)
+	if (::stat(path, &st) != 0)
 		st = {};
 	cache.ring = std::move(ring);
 	cache.path = path;
 	cache.identity = st;
 	cache.checked_in = now;
+	++cache.generation;
 	return *cache.ring;
 }
+
+std::uint64_t keyring_generation() { return cache.generation; }
 
 }  // namespace outreach::pg

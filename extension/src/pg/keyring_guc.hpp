@@ -2,6 +2,8 @@
 #pragma once
 #include "../core/keyring.hpp"
 
+#include <cstdint>
+
 namespace outreach::pg {
 
 void define_key_file_setting();
@@ -10,5 +12,9 @@ void define_key_file_setting();
 // once per transaction, so a rotated key or a tightened permission takes effect at the next
 // transaction. Throws outreach::Error when the setting or the file is unusable.
 const keys::KeyRing &current_keyring();
+
+// Changes whenever current_keyring() loads the file again: a pointer into the ring obtained
+// under one generation stays valid while the generation is unchanged.
+std::uint64_t keyring_generation();
 
 }  // namespace outreach::pg

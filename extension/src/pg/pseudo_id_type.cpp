@@ -8,7 +8,9 @@
 
 #include "boundary.hpp"
 
+#include <cstdint>
 #include <cstring>
+#include <string>
 
 extern "C" {
 #include "common/hashfn.h"
@@ -116,14 +118,45 @@ OUTREACH_FUNCTION(pseudo_id_digest) {
 
 OUTREACH_FUNCTION(pseudo_id_key_version) { return Int32GetDatum(arg_id(fcinfo, 0).version); }
 
+// The signer for the scope, remembered in fn_extra across the rows of one query (the scope is
+// nearly always a constant) until the key file is loaded again.
+struct SignerCache {
+	std::uint64_t generation;
+	std::size_t scope_length;
+	char scope[64];
+	outreach::keys::KeyRing::Signer signer;
+};
+
+outreach::keys::KeyRing::Signer signer_for(FunctionCallInfo fcinfo, std::string_view scope) {
+	const auto &ring = outreach::pg::current_keyring();  // first: it may reload the file
+	const std::uint64_t generation = outreach::pg::keyring_generation();
+	auto *cache = static_cast<SignerCache *>(fcinfo->flinfo->fn_extra);
+	if (cache && cache->generation == generation && std::string_view(cache->scope, cache->scope_length) == scope)
+		return cache->signer;
+	const auto signer = ring.newest(scope);
+	if (scope.size() <= sizeof cache->scope) {
+		if (!cache) {
+			cache = static_cast<SignerCache *>(
+				guard([&] { return MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(SignerCache)); }));
+			fcinfo->flinfo->fn_extra = cache;
+		}
+		cache->generation = generation;
+		cache->scope_length = scope.size();
+		std::memcpy(cache->scope, scope.data(), scope.size());
+		cache->signer = signer;
+	}
+	return signer;
+}
+
 // pseudonymise(first, last, dob, postcode, scope): STRICT in SQL, so every argument is here.
+// The message buffer is reused across calls (backends are single-threaded).
 OUTREACH_FUNCTION(pseudonymise) {
+	static std::string message;
 	const ps::Identifiers ids = identifiers(fcinfo, 0);
 	const std::string_view scope = outreach::pg::text_arg(fcinfo, 4);
-	const auto id = ps::pseudonymise(outreach::pg::current_keyring(), scope, ids);
-	if (!id)
+	if (!ps::message_into(ids, message))
 		PG_RETURN_NULL();
-	return id_datum(*id);
+	return id_datum(ps::sign(signer_for(fcinfo, scope), message));
 }
 
 // pseudo_id_matches(id, first, last, dob, postcode, scope): recomputes with the id's own key
