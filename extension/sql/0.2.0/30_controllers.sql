@@ -26,25 +26,25 @@ COMMENT ON TABLE outreach.controller_role IS 'the group role of each controller 
 
 SELECT pg_catalog.pg_extension_config_dump('outreach.controller', '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.controller_role', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.controller', 'controller_id')::pg_catalog.regclass, '');
 
 -- The controllers the current role may act for at a level: reader (also writer and DPO),
 -- writer (also DPO), dpo, or analyst (aggregates: analysts and everyone who may read rows).
--- The processor role reads every controller. Policies call this inside a sub-select, so it is
--- evaluated once per query and controller_id = ANY(...) becomes an index condition.
+-- The processor role reads every controller. Written in C with a per-backend cache that is
+-- dropped whenever controller_role or any role membership changes (extension/src/pg/
+-- controller_access.cpp): policies call it on every query. Policies call it inside a
+-- sub-select, so it runs once per query and controller_id = ANY(...) is an index condition.
 CREATE FUNCTION outreach.my_controller_ids(level text DEFAULT 'reader') RETURNS int[]
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT coalesce(array_agg(DISTINCT cr.controller_id ORDER BY cr.controller_id), '{}')
-  FROM outreach.controller_role cr
-  WHERE (cr.level OPERATOR(pg_catalog.=) level
-         OR (level OPERATOR(pg_catalog.=) 'analyst' AND cr.level OPERATOR(pg_catalog.=) 'reader'))
-    AND (pg_has_role(current_user, cr.role::oid, 'USAGE')
-         OR (level OPERATOR(pg_catalog.=) ANY (ARRAY['reader', 'analyst'])
-             AND pg_has_role(current_user, 'outreach_processor', 'USAGE')))
-$$;
+  AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION outreach.my_controller_ids(text) IS
   'ids of the controllers the current role may act for at a level (reader, writer, dpo, analyst)';
+
+CREATE FUNCTION outreach.controller_role_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION outreach.controller_role_changed() IS
+  'trigger: makes every backend drop its cached answers of my_controller_ids()';
+CREATE TRIGGER controller_role_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON outreach.controller_role
+  FOR EACH STATEMENT EXECUTE FUNCTION outreach.controller_role_changed();
 
 -- controller_id's default: the caller's controller when it writes for exactly one.
 CREATE FUNCTION outreach.default_controller_id() RETURNS int

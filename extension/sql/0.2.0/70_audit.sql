@@ -17,11 +17,12 @@ CREATE TABLE outreach.audit_log (
 );
 COMMENT ON TABLE outreach.audit_log IS 'who changed personal data or read special-category data, when, which record and columns';
 SELECT pg_catalog.pg_extension_config_dump('outreach.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.audit_log', 'audit_id')::pg_catalog.regclass, '');
 
 ALTER TABLE outreach.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_dpo_read ON outreach.audit_log FOR SELECT
-  USING (controller_id = ANY ((SELECT outreach.my_controller_ids('dpo'))::int[]));
+  USING (controller_id = ANY (outreach.my_controller_ids('dpo')));
 REVOKE ALL ON outreach.audit_log FROM PUBLIC;
 GRANT SELECT ON outreach.audit_log TO outreach_dpo;
 
@@ -79,9 +80,20 @@ BEGIN
     INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
     SELECT o.controller_id, session_user, actor, 'delete', 'activity', jsonb_build_object('activity_id', o.activity_id)
     FROM old_rows o;
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
+    SELECT n.controller_id, session_user, actor, 'update', 'activity', jsonb_build_object('activity_id', n.activity_id),
+           array_remove(ARRAY[
+             CASE WHEN n.activity_type IS DISTINCT FROM o.activity_type THEN 'activity_type' END,
+             CASE WHEN n.name IS DISTINCT FROM o.name THEN 'name' END,
+             CASE WHEN n.starts_on IS DISTINCT FROM o.starts_on THEN 'starts_on' END,
+             CASE WHEN n.ends_on IS DISTINCT FROM o.ends_on THEN 'ends_on' END,
+             CASE WHEN n.delivered_by IS DISTINCT FROM o.delivered_by THEN 'delivered_by' END
+           ], NULL)
+    FROM new_rows n JOIN old_rows o USING (controller_id, activity_id);
   ELSE
     INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
-    SELECT n.controller_id, session_user, actor, lower(TG_OP), 'activity', jsonb_build_object('activity_id', n.activity_id)
+    SELECT n.controller_id, session_user, actor, 'insert', 'activity', jsonb_build_object('activity_id', n.activity_id)
     FROM new_rows n;
   END IF;
   RETURN NULL;
@@ -95,14 +107,25 @@ AS $$
 DECLARE
   actor name := outreach.invoking_role()::text;
 BEGIN
-  IF TG_OP = 'DELETE' THEN
+  IF TG_LEVEL = 'ROW' THEN
+    -- Updates, row by row: attended_on is part of the key, so a statement's old and new rows
+    -- could not be paired to tell which columns changed.
+    INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
+    VALUES (NEW.controller_id, session_user, actor, 'update', 'attendance',
+            jsonb_build_object('participant_id', NEW.participant_id, 'activity_id', NEW.activity_id),
+            array_remove(ARRAY[
+              CASE WHEN NEW.participant_id IS DISTINCT FROM OLD.participant_id THEN 'participant_id' END,
+              CASE WHEN NEW.activity_id IS DISTINCT FROM OLD.activity_id THEN 'activity_id' END,
+              CASE WHEN NEW.attended_on IS DISTINCT FROM OLD.attended_on THEN 'attended_on' END
+            ], NULL));
+  ELSIF TG_OP = 'DELETE' THEN
     INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
     SELECT o.controller_id, session_user, actor, 'delete', 'attendance',
            jsonb_build_object('participant_id', o.participant_id, 'activity_id', o.activity_id)
     FROM old_rows o;
   ELSE
     INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
-    SELECT n.controller_id, session_user, actor, lower(TG_OP), 'attendance',
+    SELECT n.controller_id, session_user, actor, 'insert', 'attendance',
            jsonb_build_object('participant_id', n.participant_id, 'activity_id', n.activity_id)
     FROM new_rows n;
   END IF;
@@ -114,7 +137,8 @@ COMMENT ON FUNCTION outreach.audit_participant() IS 'trigger: writes participant
 COMMENT ON FUNCTION outreach.audit_activity() IS 'trigger: writes activity changes to the audit log';
 COMMENT ON FUNCTION outreach.audit_attendance() IS 'trigger: writes attendance changes to the audit log';
 
--- Transition tables need one trigger per event.
+-- Transition tables need one trigger per event. Attendance updates are the exception, logged
+-- per row (see audit_attendance); members rarely change an attendance date.
 CREATE TRIGGER audit_insert AFTER INSERT ON outreach.participant
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_participant();
 CREATE TRIGGER audit_update AFTER UPDATE ON outreach.participant
@@ -124,13 +148,13 @@ CREATE TRIGGER audit_delete AFTER DELETE ON outreach.participant
 CREATE TRIGGER audit_insert AFTER INSERT ON outreach.activity
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_activity();
 CREATE TRIGGER audit_update AFTER UPDATE ON outreach.activity
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_activity();
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_activity();
 CREATE TRIGGER audit_delete AFTER DELETE ON outreach.activity
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_activity();
 CREATE TRIGGER audit_insert AFTER INSERT ON outreach.attendance
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_attendance();
 CREATE TRIGGER audit_update AFTER UPDATE ON outreach.attendance
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_attendance();
+  FOR EACH ROW EXECUTE FUNCTION outreach.audit_attendance();
 CREATE TRIGGER audit_delete AFTER DELETE ON outreach.attendance
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION outreach.audit_attendance();
 

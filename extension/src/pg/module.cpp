@@ -1,5 +1,6 @@
 // Library entry: the module magic block and _PG_init, which registers the settings.
 #include "keyring_guc.hpp"  // includes the pure core: before PostgreSQL's headers
+#include "controller_access.hpp"
 
 #include "boundary.hpp"
 
@@ -14,6 +15,7 @@ void _PG_init(void);
 static void init_body() {
 	static_assert(SIZEOF_DATUM == 8, "uk_postcode is passed by value in a 64-bit Datum");
 	outreach::pg::define_key_file_setting();
+	outreach::pg::register_controller_access_callbacks();
 	MarkGUCPrefixReserved("outreach");
 }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Row-level security overhead: the same queries as a member role (reader of one controller,
+# row security and column privileges in force) and as the tables' owner with an explicit
+# controller_id filter. Prints "rls_<query>: <ratio>" with ratio = member time / owner time
+# (goal: at most 1.10), measured in one run: pgbench with prepared statements, owner and member
+# alternated for BENCH_ROUNDS rounds, medians compared. Not part of scripts/test.
+#
+#   bash bench/rls.sh                                   5,000,000 participants, 20,000,000 attendances
+#   BENCH_PARTICIPANTS=200000 bash bench/rls.sh          a quick run
+#
+# Environment: BENCH_PARTICIPANTS (default 5000000), BENCH_CONTROLLERS (100), BENCH_PER (attendance
+# rows per participant, 4), BENCH_ROUNDS (5), BENCH_SECONDS (seconds per pgbench run, 5),
+# BENCH_PORT (55451).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+source "$REPO_ROOT/scripts/lib/cluster.sh"
+
+participants=${BENCH_PARTICIPANTS:-5000000}
+controllers=${BENCH_CONTROLLERS:-100}
+per=${BENCH_PER:-4}
+rounds=${BENCH_ROUNDS:-5}
+seconds=${BENCH_SECONDS:-5}
+member_controller=42
+
+trap 'cluster_stop' EXIT
+cluster_start bench_rls "${BENCH_PORT:-55451}"
+work="$OUTREACH_CLUSTER_DIR/work"
+psql -X -q -c "CREATE DATABASE bench"
+export PGDATABASE=bench
+psql -X -q -c "CREATE EXTENSION outreach"
+
+echo "loading $participants participants, $((participants * per)) attendance rows..." >&2
+start=$(date +%s)
+psql -X -q -v controllers="$controllers" -v participants="$participants" -v per_participant="$per" \
+  -f "$REPO_ROOT/bench/rls/load.sql" >/dev/null
+echo "loaded in $(( $(date +%s) - start )) s" >&2
+psql -X -q -c "CREATE ROLE bench_member LOGIN" \
+  -c "SELECT outreach.grant_controller_access('bench_member', 'bench$(printf %03d $member_controller)', 'reader')" >/dev/null
+
+# Each query as the member (row security supplies the controller) and as the owner (explicit).
+per_controller=$((participants / controllers))
+cat > "$work/count_member.sql" <<SQL
+SELECT count(*) FROM outreach.participant;
+SQL
+cat > "$work/count_owner.sql" <<SQL
+SELECT count(*) FROM outreach.participant WHERE controller_id = $member_controller;
+SQL
+cat > "$work/lookup_member.sql" <<SQL
+\set k random(0, $((per_controller - 1)))
+SELECT first_name, last_name, date_of_birth FROM outreach.participant WHERE participant_id = $((member_controller - 1)) + $controllers * :k;
+SQL
+cat > "$work/lookup_owner.sql" <<SQL
+\set k random(0, $((per_controller - 1)))
+SELECT first_name, last_name, date_of_birth FROM outreach.participant WHERE controller_id = $member_controller AND participant_id = $((member_controller - 1)) + $controllers * :k;
+SQL
+join_sql="SELECT count(*) FROM outreach.participant p
+  JOIN outreach.attendance a ON a.controller_id = p.controller_id AND a.participant_id = p.participant_id
+  JOIN outreach.activity ac ON ac.controller_id = a.controller_id AND ac.activity_id = a.activity_id
+  WHERE ac.activity_type = 'summer_school'"
+echo "$join_sql;" > "$work/join_member.sql"
+echo "$join_sql AND p.controller_id = $member_controller;" > "$work/join_owner.sql"
+echo "SELECT count(*) FROM outreach.shared_engagement;" > "$work/shared_member.sql"
+echo "SELECT count(*) FROM outreach.shared_engagement WHERE controller_id = $member_controller;" > "$work/shared_owner.sql"
+
+# The two sides must answer the same.
+for q in count join shared; do
+  m=$(psql -X -At -U bench_member -f "$work/${q}_member.sql")
+  o=$(psql -X -At -f "$work/${q}_owner.sql")
+  [ "$m" = "$o" ] || { echo "rls: $q differs: member $m, owner $o" >&2; exit 1; }
+done
+echo "# plans as the member:" >&2
+psql -X -At -U bench_member -c "EXPLAIN (COSTS OFF) $(cat "$work/lookup_member.sql" | tail -1 | sed 's/:k/0/')" >&2
+
+latency() {  # latency USER SCRIPT: average latency in ms of a pgbench run of BENCH_SECONDS
+  pgbench -n -M prepared -T "$seconds" -U "$1" -f "$2" bench 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "# rls: participants=$participants controllers=$controllers attendance=$((participants * per)) rounds=$rounds (ratio = member time / owner time; goal <= 1.10)"
+for name in count lookup join shared; do
+  : > "$work/$name.owner"; : > "$work/$name.member"
+  latency bench_member "$work/${name}_member.sql" >/dev/null   # warm-up
+  latency postgres "$work/${name}_owner.sql" >/dev/null
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+      latency postgres "$work/${name}_owner.sql" >> "$work/$name.owner"
+      latency bench_member "$work/${name}_member.sql" >> "$work/$name.member"
+    else
+      latency bench_member "$work/${name}_member.sql" >> "$work/$name.member"
+      latency postgres "$work/${name}_owner.sql" >> "$work/$name.owner"
+    fi
+  done
+  o=$(median < "$work/$name.owner"); m=$(median < "$work/$name.member")
+  ratio=$(awk -v m="$m" -v o="$o" 'BEGIN { printf "%.2f", m / o }')
+  echo "rls_$name: $ratio"
+  echo "# detail rls_$name: owner median $o ms, member median $m ms"
+  awk -v r="$ratio" -v n="$name" 'BEGIN { printf "# goal rls_%s <= 1.10: %s\n", n, (r <= 1.10) ? "met" : "NOT met" }'
+done

@@ -1,0 +1,230 @@
+// outreach.my_controller_ids(level) in C, with a per-backend cache.
+//
+// Every policy on personal data evaluates it once per query. Written in SQL it scanned
+// outreach.controller_role and called pg_has_role() for each row: about 0.3 ms per query, seven
+// times the cost of a primary-key lookup. Here the table's rows and each role's answer are
+// cached and dropped exactly when they may change: a relcache invalidation of
+// outreach.controller_role (sent by a statement trigger on it, see controller_role_changed) or
+// any change to roles or role membership (syscache callbacks on pg_authid and pg_auth_members).
+#include "../core/error.hpp"  // core first: it must compile without PostgreSQL's headers
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "boundary.hpp"
+#include "controller_access.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+}
+
+namespace {
+
+enum Level { reader, writer, dpo, analyst, level_count };
+
+struct RoleRow {
+	int32 controller_id;
+	Level level;
+	Oid role;
+};
+
+struct UserAnswer {
+	Oid user;
+	std::vector<int32> ids[level_count];
+};
+
+struct Cache {
+	std::uint64_t generation = 1;  // bumped whenever anything below is dropped
+	bool rows_valid = false;
+	Oid relid = InvalidOid;  // outreach.controller_role, once known
+	std::vector<RoleRow> rows;
+	std::vector<UserAnswer> answers;  // a backend rarely acts as more than a few roles
+};
+Cache cache;
+
+void forget_answers(Datum, int, uint32) {
+	cache.answers.clear();
+	++cache.generation;
+}
+
+void forget_rows(Datum, Oid relid) {
+	if (relid == InvalidOid || relid == cache.relid) {
+		cache.rows_valid = false;
+		cache.answers.clear();
+		++cache.generation;
+	}
+}
+
+Level parse_level(std::string_view s) {
+	if (s == "reader")
+		return reader;
+	if (s == "writer")
+		return writer;
+	if (s == "dpo")
+		return dpo;
+	if (s == "analyst")
+		return analyst;
+	throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "unknown access level \"" + std::string(s.substr(0, 40)) + "\"",
+	                      {}, "Levels are reader, writer, dpo and analyst.");
+}
+
+// Reads outreach.controller_role with SPI, as the current role (so its SELECT privilege is
+// checked). Plain C style under guard(): no C++ object lives while PostgreSQL may raise.
+struct RawRows {
+	int count;
+	int32 *controller_id;
+	int32 *level;
+	Oid *role;
+	Oid relid;
+};
+
+void read_rows_pg(RawRows *out) {
+	RawRows &raw = *out;
+	raw.relid = get_relname_relid("controller_role", get_namespace_oid("outreach", false));
+	MemoryContext caller = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT controller_id, CASE level WHEN 'reader' THEN 0 WHEN 'writer' THEN 1 WHEN 'dpo' THEN 2 "
+	                "ELSE 3 END, role::oid FROM outreach.controller_role",
+	                true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read outreach.controller_role");
+	raw.count = static_cast<int>(SPI_processed);
+	MemoryContext spi = MemoryContextSwitchTo(caller);
+	raw.controller_id = static_cast<int32 *>(palloc(sizeof(int32) * (raw.count + 1)));
+	raw.level = static_cast<int32 *>(palloc(sizeof(int32) * (raw.count + 1)));
+	raw.role = static_cast<Oid *>(palloc(sizeof(Oid) * (raw.count + 1)));
+	MemoryContextSwitchTo(spi);
+	for (int i = 0; i < raw.count; ++i) {
+		bool isnull;
+		HeapTuple t = SPI_tuptable->vals[i];
+		raw.controller_id[i] = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+		raw.level[i] = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+		raw.role[i] = DatumGetObjectId(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+	}
+	SPI_finish();
+}
+
+void load_rows() {
+	RawRows raw{0, nullptr, nullptr, nullptr, InvalidOid};
+	outreach::pg::guard([&] { read_rows_pg(&raw); });
+	cache.rows.clear();
+	cache.rows.reserve(static_cast<std::size_t>(raw.count));
+	for (int i = 0; i < raw.count; ++i)
+		cache.rows.push_back({raw.controller_id[i], static_cast<Level>(raw.level[i]), raw.role[i]});
+	cache.relid = raw.relid;
+	cache.rows_valid = true;
+	cache.answers.clear();
+}
+
+const UserAnswer &answer_for(Oid user) {
+	for (const auto &a : cache.answers)
+		if (a.user == user)
+			return a;
+	UserAnswer a;
+	a.user = user;
+	// has_privs_of_role() and get_role_oid() read syscaches; they raise only on catalog
+	// corruption, so they run under guard() like every call into PostgreSQL here.
+	const Oid processor = outreach::pg::guard([] { return get_role_oid("outreach_processor", true); });
+	const bool is_processor = OidIsValid(processor) && outreach::pg::guard([&] { return has_privs_of_role(user, processor); });
+	for (const auto &row : cache.rows) {
+		const bool holds = outreach::pg::guard([&] { return has_privs_of_role(user, row.role); });
+		if (holds)
+			a.ids[row.level].push_back(row.controller_id);
+		if (row.level == reader && (holds || is_processor)) {
+			if (!holds)
+				a.ids[reader].push_back(row.controller_id);
+			a.ids[analyst].push_back(row.controller_id);
+		}
+	}
+	for (auto &ids : a.ids) {
+		std::sort(ids.begin(), ids.end());
+		ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+	}
+	cache.answers.push_back(std::move(a));
+	return cache.answers.back();
+}
+
+}  // namespace
+
+namespace outreach::pg {
+
+void register_controller_access_callbacks() {
+	CacheRegisterSyscacheCallback(AUTHOID, forget_answers, 0);
+	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, forget_answers, 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, forget_answers, 0);
+	CacheRegisterRelcacheCallback(forget_rows, 0);
+}
+
+}  // namespace outreach::pg
+
+// The answer as an int4[] built once per query: policies call my_controller_ids() directly
+// (not in a sub-select) so that the planner can see the actual controllers when it estimates
+// row counts, and where the call is not an index condition evaluated once per scan, it runs
+// per row; then it returns the array it built the first time, kept in fn_extra (query
+// lifetime), for as long as the role and the cache generation are unchanged.
+struct QueryCache {
+	Oid user;
+	std::uint64_t generation;
+	bool level_is_constant;
+	Level level;
+	Datum array;
+};
+
+Datum build_array(const std::vector<int32> &ids, MemoryContext context) {
+	return outreach::pg::guard([&] {
+		MemoryContext old = MemoryContextSwitchTo(context);
+		Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * (ids.size() + 1)));
+		for (std::size_t i = 0; i < ids.size(); ++i)
+			elems[i] = Int32GetDatum(ids[i]);
+		ArrayType *array = construct_array(elems, static_cast<int>(ids.size()), INT4OID, sizeof(int32), true, TYPALIGN_INT);
+		pfree(elems);
+		MemoryContextSwitchTo(old);
+		return PointerGetDatum(array);
+	});
+}
+
+// my_controller_ids(level text DEFAULT 'reader') RETURNS int[]
+OUTREACH_FUNCTION(my_controller_ids) {
+	const Oid user = GetUserId();
+	auto *q = static_cast<QueryCache *>(fcinfo->flinfo->fn_extra);
+	if (q && q->user == user && q->generation == cache.generation && q->level_is_constant)
+		return q->array;
+	const Level level = parse_level(outreach::pg::text_arg(fcinfo, 0));
+	if (!cache.rows_valid)
+		load_rows();
+	const std::vector<int32> &ids = answer_for(user).ids[level];
+	if (!q) {
+		q = static_cast<QueryCache *>(outreach::pg::guard(
+			[&] { return MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(QueryCache)); }));
+		fcinfo->flinfo->fn_extra = q;
+	}
+	q->user = user;
+	q->generation = cache.generation;
+	q->level_is_constant = outreach::pg::guard([&] { return get_fn_expr_arg_stable(fcinfo->flinfo, 0); });
+	q->level = level;
+	q->array = build_array(ids, fcinfo->flinfo->fn_mcxt);
+	return q->array;
+}
+
+// Statement trigger on outreach.controller_role: tells every backend (this one at the next
+// command, others at commit) to drop their cached answers.
+OUTREACH_FUNCTION(controller_role_changed) {
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "controller_role_changed() is a trigger");
+	TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+	outreach::pg::guard([&] { CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation)); });
+	return PointerGetDatum(nullptr);
+}
