@@ -41,6 +41,7 @@ COMMENT ON FUNCTION outreach.my_controller_ids(text) IS
 
 CREATE FUNCTION outreach.controller_role_changed() RETURNS trigger
   AS 'MODULE_PATHNAME' LANGUAGE C;
+REVOKE EXECUTE ON FUNCTION outreach.controller_role_changed() FROM PUBLIC;
 COMMENT ON FUNCTION outreach.controller_role_changed() IS
   'trigger: makes every backend drop its cached answers of my_controller_ids()';
 CREATE TRIGGER controller_role_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON outreach.controller_role
