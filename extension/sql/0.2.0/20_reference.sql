@@ -40,3 +40,6 @@ COMMENT ON TABLE outreach.institution IS 'schools (URN) and colleges or provider
 -- Both tables hold data added after installation: pg_dump must copy it.
 SELECT pg_catalog.pg_extension_config_dump('outreach.activity_type', 'WHERE NOT shipped');
 SELECT pg_catalog.pg_extension_config_dump('outreach.institution', '');
+-- An identity column's sequence is dumped only when registered itself: without its position a
+-- restored database would hand out ids that are already taken.
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.institution', 'institution_id')::pg_catalog.regclass, '');

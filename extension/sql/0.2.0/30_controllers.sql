@@ -32,8 +32,11 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ou
 -- writer (also DPO), dpo, or analyst (aggregates: analysts and everyone who may read rows).
 -- The processor role reads every controller. Written in C with a per-backend cache that is
 -- dropped whenever controller_role or any role membership changes (extension/src/pg/
--- controller_access.cpp): policies call it on every query. Policies call it inside a
--- sub-select, so it runs once per query and controller_id = ANY(...) is an index condition.
+-- controller_access.cpp). Policies call it directly, not in a sub-select: the planner then
+-- estimates with the caller's actual controllers (a sub-select's value is unknown when
+-- planning, and the default guess of ten controllers chose hash joins over whole tables), and
+-- controller_id = ANY(...) is an index condition computed once per scan. Where it is
+-- evaluated per row, it returns the array it built on the first call of the query.
 CREATE FUNCTION outreach.my_controller_ids(level text DEFAULT 'reader') RETURNS int[]
   AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION outreach.my_controller_ids(text) IS

@@ -28,7 +28,7 @@ CREATE TABLE outreach.participant (
   PRIMARY KEY (controller_id, participant_id),
   UNIQUE (controller_id, external_ref),
   CONSTRAINT override_needs_reason CHECK (
-    he_entry_year_override IS NULL OR length(btrim(he_entry_year_override_reason)) > 0)
+    he_entry_year_override IS NULL OR coalesce(length(btrim(he_entry_year_override_reason)), 0) > 0)
 );
 CREATE INDEX participant_linkage_idx ON outreach.participant (linkage_id) WHERE linkage_id IS NOT NULL;
 COMMENT ON TABLE outreach.participant IS 'people who take part in outreach, one row per controller that registered them';
@@ -64,6 +64,8 @@ COMMENT ON TABLE outreach.attendance IS 'who attended which activity when';
 SELECT pg_catalog.pg_extension_config_dump('outreach.participant', '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.activity', '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.attendance', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.participant', 'participant_id')::pg_catalog.regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.activity', 'activity_id')::pg_catalog.regclass, '');
 
 -- Rows never move between controllers and keys never change: a member cannot launder a row
 -- into another controller, and audit records keep pointing at the same record.

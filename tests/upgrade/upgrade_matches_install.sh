@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# An upgrade must leave exactly what a fresh install creates: for each released version V,
+# CREATE EXTENSION outreach VERSION 'V' then ALTER EXTENSION outreach UPDATE, and compare the
+# whole catalogue of the extension (tests/upgrade/catalog.sql) with a fresh CREATE EXTENSION.
+# Uses the running cluster from scripts/test (PGHOST/PGPORT/PGUSER). Prints ok/FAILED lines.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+sharedir=$(${PG_CONFIG:-pg_config} --sharedir)/extension
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failed=0
+
+psql -X -q -c "DROP DATABASE IF EXISTS upgrade_fresh" -c "CREATE DATABASE upgrade_fresh" 2>/dev/null
+psql -X -q -d upgrade_fresh -c "CREATE EXTENSION outreach"
+psql -X -q -d upgrade_fresh -f "$here/catalog.sql" > "$work/fresh.txt"
+latest=$(sed -n '1s/^version|//p' "$work/fresh.txt")
+
+# Every version with a full install script other than the latest is a starting point.
+for script in "$sharedir"/outreach--*.sql; do
+  v=$(basename "$script" .sql | sed -n 's/^outreach--\([0-9.]*\)$/\1/p')
+  [ -n "$v" ] && [ "$v" != "$latest" ] || continue
+  psql -X -q -c "DROP DATABASE IF EXISTS upgrade_from" -c "CREATE DATABASE upgrade_from" 2>/dev/null
+  psql -X -q -d upgrade_from -c "CREATE EXTENSION outreach VERSION '$v'" -c "ALTER EXTENSION outreach UPDATE"
+  psql -X -q -d upgrade_from -f "$here/catalog.sql" > "$work/upgraded.txt"
+  if diff -u "$work/fresh.txt" "$work/upgraded.txt" > "$work/diff.txt"; then
+    echo "ok upgrade: $v -> $latest leaves the same catalogue as a fresh install"
+  else
+    echo "FAILED upgrade: $v -> $latest differs from a fresh install:"; head -40 "$work/diff.txt"; failed=1
+  fi
+  psql -X -q -c "DROP DATABASE upgrade_from"
+done
+psql -X -q -c "DROP DATABASE upgrade_fresh"
+exit $failed
