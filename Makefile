@@ -9,7 +9,7 @@ EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/outr
 # One directory of SQL parts per version (see extension/sql/assemble.sh).
 SQL_VERSIONS := $(shell ls extension/sql | grep -E '^[0-9]+\.[0-9]+\.[0-9]+$$' | sort -V)
 SQL_PARTS := $(wildcard extension/sql/*/*.sql)
-SQL_SCRIPTS := extension/outreach--$(firstword $(SQL_VERSIONS)).sql extension/outreach--$(EXTVERSION).sql \
+SQL_SCRIPTS := $(foreach v,$(SQL_VERSIONS),extension/outreach--$(v).sql) \
   $(shell echo $(SQL_VERSIONS) | tr ' ' '\n' | awk 'NR > 1 { print "extension/outreach--" prev "--" $$0 ".sql" } { prev = $$0 }')
 
 MODULE_big = outreach

@@ -15,10 +15,11 @@ psql -X -q -d upgrade_fresh -c "CREATE EXTENSION outreach"
 psql -X -q -d upgrade_fresh -f "$here/catalog.sql" > "$work/fresh.txt"
 latest=$(sed -n '1s/^version|//p' "$work/fresh.txt")
 
-# Every version with a full install script other than the latest is a starting point.
-for script in "$sharedir"/outreach--*.sql; do
-  v=$(basename "$script" .sql | sed -n 's/^outreach--\([0-9.]*\)$/\1/p')
-  [ -n "$v" ] && [ "$v" != "$latest" ] || continue
+# Every earlier version is a starting point (PostgreSQL installs it from the first version's
+# script and the deltas when it has no full script of its own).
+versions=$(ls "$sharedir" | sed -n 's/^outreach--\([0-9.]*\)\(--[0-9.]*\)\{0,1\}\.sql$/\1/p' | sort -uV)
+for v in $versions; do
+  [ "$v" != "$latest" ] || continue
   psql -X -q -c "DROP DATABASE IF EXISTS upgrade_from" -c "CREATE DATABASE upgrade_from" 2>/dev/null
   psql -X -q -d upgrade_from -c "CREATE EXTENSION outreach VERSION '$v'" -c "ALTER EXTENSION outreach UPDATE"
   psql -X -q -d upgrade_from -f "$here/catalog.sql" > "$work/upgraded.txt"

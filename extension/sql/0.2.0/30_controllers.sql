@@ -120,6 +120,7 @@ DECLARE
   target_role regrole;
   m record;
   conflict text;
+  conflict_role regrole;
 BEGIN
   IF level IS NULL OR level NOT IN ('reader', 'writer', 'dpo', 'analyst') THEN
     RAISE EXCEPTION 'unknown access level "%"', level
@@ -136,23 +137,36 @@ BEGIN
     RAISE EXCEPTION 'role "%" is a superuser or bypasses row-level security; member access needs an ordinary role', member
       USING ERRCODE = '42501';
   END IF;
-  -- Row access and DPO status per controller, as they would be after this grant.
-  WITH access AS (
-    SELECT c.code,
-           coalesce(bool_or(pg_has_role(member::oid, cr.role::oid, 'MEMBER')) FILTER (WHERE cr.level <> 'analyst'), false)
+  -- Row access and DPO status per controller, as they would be after this grant, for the member
+  -- and for every role that is a member of it (directly or through others): they gain the
+  -- grant too, so granting DPO to a group must not make a reader of another controller a DPO.
+  -- (Superusers are left out: they bypass row security and privileges anyway.)
+  WITH RECURSIVE heirs(heir) AS (
+    SELECT member::oid
+    UNION
+    SELECT am.member FROM pg_auth_members am JOIN heirs h ON am.roleid = h.heir
+  ), access AS (
+    SELECT h.heir, c.code,
+           coalesce(bool_or(pg_has_role(h.heir, cr.role::oid, 'MEMBER')) FILTER (WHERE cr.level <> 'analyst'), false)
              OR (c.code = controller_code AND grant_controller_access.level <> 'analyst') AS reads_rows,
-           coalesce(bool_or(pg_has_role(member::oid, cr.role::oid, 'MEMBER')) FILTER (WHERE cr.level = 'dpo'), false)
+           coalesce(bool_or(pg_has_role(h.heir, cr.role::oid, 'MEMBER')) FILTER (WHERE cr.level = 'dpo'), false)
              OR (c.code = controller_code AND grant_controller_access.level = 'dpo') AS is_dpo
-    FROM outreach.controller c JOIN outreach.controller_role cr USING (controller_id)
-    GROUP BY c.code
+    FROM heirs h JOIN pg_roles r ON r.oid = h.heir AND NOT r.rolsuper
+    CROSS JOIN outreach.controller c JOIN outreach.controller_role cr USING (controller_id)
+    GROUP BY h.heir, c.code
   )
-  SELECT string_agg(code, ', ' ORDER BY code) FILTER (WHERE reads_rows AND NOT is_dpo)
-    INTO conflict
+  SELECT heir::regrole, string_agg(code, ', ' ORDER BY code) FILTER (WHERE reads_rows AND NOT is_dpo)
+    INTO conflict_role, conflict
   FROM access
-  HAVING bool_or(is_dpo) AND (bool_or(reads_rows AND NOT is_dpo) OR pg_has_role(member::oid, 'outreach_processor', 'MEMBER'));
+  GROUP BY heir
+  HAVING bool_or(is_dpo) AND (bool_or(reads_rows AND NOT is_dpo) OR pg_has_role(heir, 'outreach_processor', 'MEMBER'))
+  ORDER BY heir = member::oid DESC, heir::regrole::text
+  LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION 'role "%" would be DPO for one controller and read others'' rows without being their DPO (%)',
-                    member, coalesce(conflict, 'as the processor')
+    RAISE EXCEPTION 'role "%"% would be DPO for one controller and read others'' rows without being their DPO (%)',
+                    conflict_role,
+                    CASE WHEN conflict_role = member THEN '' ELSE format(' (a member of "%s")', member) END,
+                    coalesce(conflict, 'as the processor')
       USING ERRCODE = '42501',
             HINT = 'Column privileges on special-category data are per role: use a separate login for DPO work.';
   END IF;

@@ -44,8 +44,12 @@ BEGIN
     SELECT o.controller_id, session_user, actor, 'delete', 'participant', jsonb_build_object('participant_id', o.participant_id)
     FROM old_rows o;
   ELSE
+    -- Only rows whose personal data changed: status columns maintained by the extension itself
+    -- (retention, last attendance) are not personal data.
     INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
-    SELECT n.controller_id, session_user, actor, 'update', 'participant', jsonb_build_object('participant_id', n.participant_id),
+    SELECT controller_id, session_user, actor, 'update', 'participant', jsonb_build_object('participant_id', participant_id), changed
+    FROM (
+    SELECT n.controller_id, n.participant_id,
            array_remove(ARRAY[
              CASE WHEN n.external_ref IS DISTINCT FROM o.external_ref THEN 'external_ref' END,
              CASE WHEN n.first_name IS DISTINCT FROM o.first_name THEN 'first_name' END,
@@ -62,8 +66,10 @@ BEGIN
              CASE WHEN n.he_entry_year_override_reason IS DISTINCT FROM o.he_entry_year_override_reason THEN 'he_entry_year_override_reason' END,
              CASE WHEN n.withdrawn_at IS DISTINCT FROM o.withdrawn_at THEN 'withdrawn_at' END,
              CASE WHEN n.restricted_at IS DISTINCT FROM o.restricted_at THEN 'restricted_at' END
-           ], NULL)
-    FROM new_rows n JOIN old_rows o USING (controller_id, participant_id);
+           ], NULL) AS changed
+    FROM new_rows n JOIN old_rows o USING (controller_id, participant_id)
+    ) AS c
+    WHERE cardinality(changed) > 0;
   END IF;
   RETURN NULL;
 END

@@ -97,8 +97,12 @@ void read_rows_pg(RawRows *out) {
 	MemoryContext caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT controller_id, CASE level WHEN 'reader' THEN 0 WHEN 'writer' THEN 1 WHEN 'dpo' THEN 2 "
-	                "ELSE 3 END, role::oid FROM outreach.controller_role",
+	// Every operator and type is qualified: this text is parsed with the caller's search_path,
+	// and the rows are cached for every role this backend acts as afterwards. An unqualified
+	// "=" let a caller's own operator decide the levels (e.g. read as write).
+	if (SPI_execute("SELECT controller_id, CASE WHEN level OPERATOR(pg_catalog.=) 'reader' THEN 0 "
+	                "WHEN level OPERATOR(pg_catalog.=) 'writer' THEN 1 WHEN level OPERATOR(pg_catalog.=) 'dpo' THEN 2 "
+	                "ELSE 3 END, role::pg_catalog.oid FROM outreach.controller_role",
 	                true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read outreach.controller_role");
 	raw.count = static_cast<int>(SPI_processed);
@@ -196,9 +200,7 @@ Datum build_array(const std::vector<int32> &ids, MemoryContext context) {
 	});
 }
 
-// my_controller_ids(level text DEFAULT 'reader') RETURNS int[]
-OUTREACH_FUNCTION(my_controller_ids) {
-	const Oid user = GetUserId();
+Datum controller_ids_of(FunctionCallInfo fcinfo, Oid user) {
 	auto *q = static_cast<QueryCache *>(fcinfo->flinfo->fn_extra);
 	if (q && q->user == user && q->generation == cache.generation && q->level_is_constant)
 		return q->array;
@@ -218,6 +220,13 @@ OUTREACH_FUNCTION(my_controller_ids) {
 	q->array = build_array(ids, fcinfo->flinfo->fn_mcxt);
 	return q->array;
 }
+
+// my_controller_ids(level text DEFAULT 'reader') RETURNS int[]: for the current role.
+OUTREACH_FUNCTION(my_controller_ids) { return controller_ids_of(fcinfo, GetUserId()); }
+
+// caller_controller_ids(level text) RETURNS int[]: for the role the session acts as, also
+// inside SECURITY DEFINER functions (which is where it is used, to check their callers).
+OUTREACH_FUNCTION(caller_controller_ids) { return controller_ids_of(fcinfo, GetOuterUserId()); }
 
 // Statement trigger on outreach.controller_role: tells every backend (this one at the next
 // command, others at commit) to drop their cached answers.

@@ -1,0 +1,68 @@
+-- What a DPO sees: each participant's retention status, counts, and a forecast.
+
+-- Per own participant, evaluated today. security_invoker: the caller's own row security and
+-- column privileges apply (reader level and up).
+CREATE VIEW outreach.retention_status WITH (security_invoker = true) AS
+SELECT p.controller_id,
+       p.participant_id,
+       d.track,
+       d.expected_he_entry_year,
+       d.entry_year_overridden,
+       CASE WHEN p.retention_status = 'retained' THEN d.due_on ELSE p.retention_due_on END AS due_on,
+       p.retention_status AS status,
+       CASE WHEN p.retention_status = 'retained' THEN d.reasons ELSE p.retention_reasons END AS reasons,
+       p.last_attended_on,
+       p.withdrawn_at,
+       p.retention_marked_on AS marked_on,
+       p.retention_notice_id AS notice_id,
+       p.deletion_confirmed_at AS confirmed_at,
+       p.retention_hold_until AS hold_until
+FROM outreach.participant p
+JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
+CROSS JOIN LATERAL outreach.retention_decide(
+  p.first_name IS NOT NULL AND p.first_name <> '', p.last_name IS NOT NULL AND p.last_name <> '',
+  p.postcode IS NOT NULL, p.date_of_birth, (p.created_at AT TIME ZONE 'UTC')::date, p.last_attended_on,
+  (p.withdrawn_at AT TIME ZONE 'UTC')::date, p.he_entry_year_override,
+  pol.long_track_years, pol.short_track_years, pol.attendance_window_years, pol.nation, current_date) d;
+-- (Columns are passed one by one, not as the whole row: readers may not read every column.)
+COMMENT ON VIEW outreach.retention_status IS
+  'per participant: retention track, Expected HE Entry Year, due date, status and reasons';
+
+-- Aggregates for DPOs and analysts: they run with the view owner's rights and filter to the
+-- controllers the caller may see aggregates of.
+CREATE VIEW outreach.retention_summary WITH (security_barrier = true) AS
+SELECT p.controller_id, p.retention_status AS status,
+       extract(year FROM outreach.participant_due_on(p, pol, current_date))::int AS due_year,
+       count(*) AS participants
+FROM outreach.participant p
+JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
+WHERE p.controller_id = ANY (outreach.my_controller_ids('analyst'))
+GROUP BY 1, 2, 3;
+COMMENT ON VIEW outreach.retention_summary IS 'participants per controller, retention status and year they fall due';
+
+CREATE VIEW outreach.retention_forecast WITH (security_barrier = true) AS
+WITH due AS (
+  SELECT p.controller_id, extract(year FROM outreach.participant_due_on(p, pol, current_date))::int AS due_year
+  FROM outreach.participant p
+  JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
+  WHERE p.controller_id = ANY (outreach.my_controller_ids('analyst')) AND p.retention_status = 'retained'
+)
+SELECT c.controller_id, y.year AS due_year,
+       (SELECT count(*) FROM due WHERE due.controller_id = c.controller_id
+          AND (due.due_year = y.year OR (y.year = extract(year FROM current_date)::int AND due.due_year < y.year)))
+         AS participants
+FROM outreach.controller c
+CROSS JOIN LATERAL generate_series(extract(year FROM current_date)::int, extract(year FROM current_date)::int + 19) AS y(year)
+WHERE c.controller_id = ANY (outreach.my_controller_ids('analyst'));
+COMMENT ON VIEW outreach.retention_forecast IS
+  'for each controller, how many retained records fall due in each of the next 20 years (overdue counted in this year)';
+
+GRANT SELECT ON outreach.retention_status TO outreach_reader, outreach_processor;
+GRANT SELECT ON outreach.retention_summary, outreach.retention_forecast
+  TO outreach_reader, outreach_analyst, outreach_processor;
+GRANT EXECUTE ON FUNCTION
+  outreach.retention_decide(boolean, boolean, boolean, date, date, date, date, int, int, int, int, text, date),
+  outreach.retention_due_on(boolean, boolean, boolean, date, date, date, date, int, int, int, int, text, date),
+  outreach.participant_due_on(outreach.participant, outreach.retention_policy, date),
+  outreach.participant_retention(outreach.participant, outreach.retention_policy, date)
+  TO PUBLIC;
