@@ -33,7 +33,7 @@ void validate(const Policy &p) {
 	check_range("short_track_years", p.short_years, 0, 50);
 	check_range("attendance_window_years", p.attendance_window_years, 1, 50);
 	check_range("cycle_month", p.cycle_month, 1, 12);
-	check_range("cycle_day", p.cycle_day, 1, days_in_month(2001, p.cycle_month));
+	check_range("cycle_day", p.cycle_day, 1, days_in_month(2000, p.cycle_month));
 }
 
 std::vector<std::string> reason_codes(unsigned r) {
