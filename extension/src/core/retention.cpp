@@ -33,7 +33,7 @@ void validate(const Policy &p) {
 	check_range("short_track_years", p.short_years, 0, 50);
 	check_range("attendance_window_years", p.attendance_window_years, 1, 50);
 	check_range("cycle_month", p.cycle_month, 1, 12);
-	check_range("cycle_day", p.cycle_day, 1, days_in_month(2000, p.cycle_month));
+	check_range("cycle_day", p.cycle_day, 1, days_in_month(2001, p.cycle_month));
 }
 
 std::vector<std::string> reason_codes(unsigned r) {
@@ -91,11 +91,14 @@ Decision decide(const Facts &f, const Policy &p, const CivilDate &as_of) {
 	if (window_end && as_of > *window_end)
 		d.reasons |= no_recent_attendance;
 
-	if (complete && window_end && as_of <= *window_end && d.expected_he_entry_year) {
-		d.track = Track::long_track;
+	if (complete && window_end && d.expected_he_entry_year) {
+		// On the long track until the attendance window closes, on the short track after.
 		const CivilDate long_due{*d.expected_he_entry_year + p.long_years, p.cycle_month, p.cycle_day};
-		const CivilDate leaves_long = add_days(*window_end, 1);
-		d.due_on = std::min(long_due, std::max(short_due, leaves_long));
+		d.track = as_of <= *window_end ? Track::long_track : Track::short_track;
+		// Due on the long-track date if it comes while the record is still on that track (and
+		// due from then on: a record does not stop being due when its window closes later);
+		// otherwise due on the short track, but not before it has left the long one.
+		d.due_on = long_due <= *window_end ? long_due : std::max(short_due, add_days(*window_end, 1));
 	} else {
 		d.track = Track::short_track;
 		d.due_on = short_due;

@@ -10,9 +10,11 @@
 //   withdrawn: due at once (the day of withdrawal).
 //
 // A long-track record leaves that track the day after its attendance window closes; from then
-// on it is short-track. due_on therefore looks ahead: for a long-track record it is the
-// earlier of the long-track date and the first day it would be due on the short track after
-// leaving the long one. A record is due at a date D exactly when due_on <= D.
+// on it is short-track. due_on is a property of the facts, not of the evaluation date: it is
+// the long-track date when that comes while the record is still on the long track (and the
+// record stays due after its window closes), otherwise the short-track date but not before the
+// day the record left the long track. A record is due at a date D exactly when due_on <= D, so
+// once due it stays due.
 #pragma once
 #include "civil_date.hpp"
 #include "entry_year.hpp"
