@@ -32,15 +32,26 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ou
 -- writer (also DPO), dpo, or analyst (aggregates: analysts and everyone who may read rows).
 -- The processor role reads every controller. Written in C with a per-backend cache that is
 -- dropped whenever controller_role or any role membership changes (extension/src/pg/
--- controller_access.cpp). Policies call it directly, not in a sub-select: the planner then
--- estimates with the caller's actual controllers (a sub-select's value is unknown when
--- planning, and the default guess of ten controllers chose hash joins over whole tables), and
--- controller_id = ANY(...) is an index condition computed once per scan. Where it is
--- evaluated per row, it returns the array it built on the first call of the query.
+-- controller_access.cpp); within one query the array is built once.
 CREATE FUNCTION outreach.my_controller_ids(level text DEFAULT 'reader') RETURNS int[]
   AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION outreach.my_controller_ids(text) IS
   'ids of the controllers the current role may act for at a level (reader, writer, dpo, analyst)';
+
+-- The row-security test itself: controller_visible(controller_id, level). While a query is
+-- planned, its support function replaces the call by the planning role's answer as a plain
+-- condition (controller_id = 42, or = ANY('{...}'), or false) and marks the plan as depending
+-- on the role; the planner then estimates with the real controllers and carries
+-- controller_id = 42 across joins on controller_id, as for a query that named its controller.
+-- Every cached plan is invalidated when an answer may change (extension/src/pg/controller_access.cpp).
+CREATE FUNCTION outreach.controller_visible_support(internal) RETURNS internal
+  AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+CREATE FUNCTION outreach.controller_visible(controller_id int, level text) RETURNS boolean
+  AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+  SUPPORT outreach.controller_visible_support;
+COMMENT ON FUNCTION outreach.controller_visible(int, text) IS
+  'whether the current role may act for the controller at the level (the row-security test)';
+REVOKE EXECUTE ON FUNCTION outreach.controller_visible_support(internal) FROM PUBLIC;
 
 CREATE FUNCTION outreach.controller_role_changed() RETURNS trigger
   AS 'MODULE_PATHNAME' LANGUAGE C;

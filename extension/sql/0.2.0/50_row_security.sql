@@ -11,34 +11,34 @@ ALTER TABLE outreach.attendance ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.attendance FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY participant_read ON outreach.participant FOR SELECT
-  USING (controller_id = ANY (outreach.my_controller_ids('reader')));
+  USING (outreach.controller_visible(controller_id, 'reader'));
 CREATE POLICY participant_insert ON outreach.participant FOR INSERT
-  WITH CHECK (controller_id = ANY (outreach.my_controller_ids('writer')));
+  WITH CHECK (outreach.controller_visible(controller_id, 'writer'));
 CREATE POLICY participant_update ON outreach.participant FOR UPDATE
-  USING (controller_id = ANY (outreach.my_controller_ids('writer')))
-  WITH CHECK (controller_id = ANY (outreach.my_controller_ids('writer')));
+  USING (outreach.controller_visible(controller_id, 'writer'))
+  WITH CHECK (outreach.controller_visible(controller_id, 'writer'));
 CREATE POLICY participant_delete ON outreach.participant FOR DELETE
-  USING (controller_id = ANY (outreach.my_controller_ids('writer')));
+  USING (outreach.controller_visible(controller_id, 'writer'));
 
 CREATE POLICY activity_read ON outreach.activity FOR SELECT
-  USING (controller_id = ANY (outreach.my_controller_ids('reader')));
+  USING (outreach.controller_visible(controller_id, 'reader'));
 CREATE POLICY activity_insert ON outreach.activity FOR INSERT
-  WITH CHECK (controller_id = ANY (outreach.my_controller_ids('writer')));
+  WITH CHECK (outreach.controller_visible(controller_id, 'writer'));
 CREATE POLICY activity_update ON outreach.activity FOR UPDATE
-  USING (controller_id = ANY (outreach.my_controller_ids('writer')))
-  WITH CHECK (controller_id = ANY (outreach.my_controller_ids('writer')));
+  USING (outreach.controller_visible(controller_id, 'writer'))
+  WITH CHECK (outreach.controller_visible(controller_id, 'writer'));
 CREATE POLICY activity_delete ON outreach.activity FOR DELETE
-  USING (controller_id = ANY (outreach.my_controller_ids('writer')));
+  USING (outreach.controller_visible(controller_id, 'writer'));
 
 CREATE POLICY attendance_read ON outreach.attendance FOR SELECT
-  USING (controller_id = ANY (outreach.my_controller_ids('reader')));
+  USING (outreach.controller_visible(controller_id, 'reader'));
 CREATE POLICY attendance_insert ON outreach.attendance FOR INSERT
-  WITH CHECK (controller_id = ANY (outreach.my_controller_ids('writer')));
+  WITH CHECK (outreach.controller_visible(controller_id, 'writer'));
 CREATE POLICY attendance_update ON outreach.attendance FOR UPDATE
-  USING (controller_id = ANY (outreach.my_controller_ids('writer')))
-  WITH CHECK (controller_id = ANY (outreach.my_controller_ids('writer')));
+  USING (outreach.controller_visible(controller_id, 'writer'))
+  WITH CHECK (outreach.controller_visible(controller_id, 'writer'));
 CREATE POLICY attendance_delete ON outreach.attendance FOR DELETE
-  USING (controller_id = ANY (outreach.my_controller_ids('writer')));
+  USING (outreach.controller_visible(controller_id, 'writer'));
 
 -- Table and column privileges, held by the global level roles each controller's roles join.
 REVOKE ALL ON outreach.participant, outreach.activity, outreach.attendance,

@@ -34,7 +34,7 @@ JOIN outreach.activity a
   ON a.controller_id OPERATOR(pg_catalog.=) att.controller_id
  AND a.activity_id OPERATOR(pg_catalog.=) att.activity_id
 JOIN outreach.controller other_c ON other_c.controller_id OPERATOR(pg_catalog.=) other.controller_id
-WHERE mine.controller_id OPERATOR(pg_catalog.=) ANY (outreach.my_controller_ids('reader'))
+WHERE outreach.controller_visible(mine.controller_id, 'reader')
   AND mine.linkage_id IS NOT NULL
   AND mine.withdrawn_at IS NULL AND mine.restricted_at IS NULL
   AND other.withdrawn_at IS NULL AND other.restricted_at IS NULL;

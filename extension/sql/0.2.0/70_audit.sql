@@ -22,7 +22,7 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ou
 ALTER TABLE outreach.audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_dpo_read ON outreach.audit_log FOR SELECT
-  USING (controller_id = ANY (outreach.my_controller_ids('dpo')));
+  USING (outreach.controller_visible(controller_id, 'dpo'));
 REVOKE ALL ON outreach.audit_log FROM PUBLIC;
 GRANT SELECT ON outreach.audit_log TO outreach_dpo;
 

@@ -42,7 +42,7 @@ SELECT controller_id FROM outreach.controller ON CONFLICT DO NOTHING;
 ALTER TABLE outreach.retention_policy ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.retention_policy FORCE ROW LEVEL SECURITY;
 CREATE POLICY retention_policy_read ON outreach.retention_policy FOR SELECT
-  USING (controller_id = ANY (outreach.my_controller_ids('analyst')));
+  USING (outreach.controller_visible(controller_id, 'analyst'));
 REVOKE ALL ON outreach.retention_policy FROM PUBLIC;
 GRANT SELECT ON outreach.retention_policy TO outreach_reader, outreach_analyst, outreach_processor;
 

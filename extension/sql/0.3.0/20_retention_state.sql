@@ -119,11 +119,11 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ou
 ALTER TABLE outreach.deletion_notice ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.deletion_notice FORCE ROW LEVEL SECURITY;
 CREATE POLICY deletion_notice_read ON outreach.deletion_notice FOR SELECT
-  USING (controller_id = ANY (outreach.my_controller_ids('dpo')));
+  USING (outreach.controller_visible(controller_id, 'dpo'));
 ALTER TABLE outreach.tombstone ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.tombstone FORCE ROW LEVEL SECURITY;
 CREATE POLICY tombstone_read ON outreach.tombstone FOR SELECT
-  USING (controller_id = ANY (outreach.my_controller_ids('dpo')));
+  USING (outreach.controller_visible(controller_id, 'dpo'));
 REVOKE ALL ON outreach.deletion_notice, outreach.retention_run, outreach.retention_queue, outreach.tombstone FROM PUBLIC;
 GRANT SELECT ON outreach.deletion_notice, outreach.tombstone TO outreach_dpo;
 GRANT SELECT ON outreach.retention_run TO outreach_processor, outreach_daemon, outreach_dpo;

@@ -36,7 +36,7 @@ SELECT p.controller_id, p.retention_status AS status,
        count(*) AS participants
 FROM outreach.participant p
 JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
-WHERE p.controller_id = ANY (outreach.my_controller_ids('analyst'))
+WHERE outreach.controller_visible(p.controller_id, 'analyst')
 GROUP BY 1, 2, 3;
 COMMENT ON VIEW outreach.retention_summary IS 'participants per controller, retention status and year they fall due';
 
@@ -45,7 +45,7 @@ WITH due AS (
   SELECT p.controller_id, extract(year FROM outreach.participant_due_on(p, pol, current_date))::int AS due_year
   FROM outreach.participant p
   JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
-  WHERE p.controller_id = ANY (outreach.my_controller_ids('analyst')) AND p.retention_status = 'retained'
+  WHERE outreach.controller_visible(p.controller_id, 'analyst') AND p.retention_status = 'retained'
 )
 SELECT c.controller_id, y.year AS due_year,
        (SELECT count(*) FROM due WHERE due.controller_id = c.controller_id
@@ -53,7 +53,7 @@ SELECT c.controller_id, y.year AS due_year,
          AS participants
 FROM outreach.controller c
 CROSS JOIN LATERAL generate_series(extract(year FROM current_date)::int, extract(year FROM current_date)::int + 19) AS y(year)
-WHERE c.controller_id = ANY (outreach.my_controller_ids('analyst'));
+WHERE outreach.controller_visible(c.controller_id, 'analyst');
 COMMENT ON VIEW outreach.retention_forecast IS
   'for each controller, how many retained records fall due in each of the next 20 years (overdue counted in this year)';
 

@@ -18,16 +18,22 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_operator_d.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/pathnodes.h"
+#include "nodes/supportnodes.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/plancache.h"
 #include "utils/syscache.h"
 }
 
@@ -55,9 +61,12 @@ struct Cache {
 };
 Cache cache;
 
+// Plans may hold an answer as a constant (see controller_visible_support), so whenever an
+// answer may change every cached plan of this backend is invalidated too.
 void forget_answers(Datum, int, uint32) {
 	cache.answers.clear();
 	++cache.generation;
+	ResetPlanCache();
 }
 
 void forget_rows(Datum, Oid relid) {
@@ -65,6 +74,7 @@ void forget_rows(Datum, Oid relid) {
 		cache.rows_valid = false;
 		cache.answers.clear();
 		++cache.generation;
+		ResetPlanCache();
 	}
 }
 
@@ -236,4 +246,78 @@ OUTREACH_FUNCTION(controller_role_changed) {
 	TriggerData *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
 	outreach::pg::guard([&] { CacheInvalidateRelcacheByRelid(RelationGetRelid(trigger->tg_relation)); });
 	return PointerGetDatum(nullptr);
+}
+
+// controller_visible(controller_id int, level text) RETURNS boolean: the row-security test.
+// Evaluated as a function only where the planner did not simplify it (see below).
+OUTREACH_FUNCTION(controller_visible) {
+	const int32 controller = PG_GETARG_INT32(0);
+	const Level level = parse_level(outreach::pg::text_arg(fcinfo, 1));
+	if (!cache.rows_valid)
+		load_rows();
+	const std::vector<int32> &ids = answer_for(GetUserId()).ids[level];
+	return BoolGetDatum(std::binary_search(ids.begin(), ids.end(), controller));
+}
+
+// The planner support function of controller_visible(): while a query is planned, replaces
+// controller_visible(controller_id, 'reader') by the planning role's answer as a plain
+// condition, controller_id = 42 (one controller), controller_id = ANY ('{3,42}') (several) or
+// false (none). The planner then estimates with the real controllers and, with an equality,
+// carries controller_id = 42 across joins on controller_id exactly as if the member had written
+// it. The plan is marked as depending on the role, so PostgreSQL never reuses it for another
+// role, and the caches above invalidate every cached plan when an answer may change.
+namespace {
+
+Node *visible_condition(Node *target, const std::vector<int32> &ids) {
+	if (ids.empty())
+		return makeBoolConst(false, false);
+	if (ids.size() == 1) {
+		Expr *value = reinterpret_cast<Expr *>(
+			makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(ids[0]), false, true));
+		OpExpr *eq = reinterpret_cast<OpExpr *>(
+			make_opclause(Int4EqualOperator, BOOLOID, false, reinterpret_cast<Expr *>(target), value, InvalidOid, InvalidOid));
+		eq->opfuncid = F_INT4EQ;
+		return reinterpret_cast<Node *>(eq);
+	}
+	Datum *elems = static_cast<Datum *>(palloc(sizeof(Datum) * ids.size()));
+	for (std::size_t i = 0; i < ids.size(); ++i)
+		elems[i] = Int32GetDatum(ids[i]);
+	ArrayType *array = construct_array(elems, static_cast<int>(ids.size()), INT4OID, sizeof(int32), true, TYPALIGN_INT);
+	ScalarArrayOpExpr *any = makeNode(ScalarArrayOpExpr);
+	any->opno = Int4EqualOperator;
+	any->opfuncid = F_INT4EQ;
+	any->hashfuncid = InvalidOid;
+	any->negfuncid = InvalidOid;
+	any->useOr = true;
+	any->inputcollid = InvalidOid;
+	any->args = list_make2(target, makeConst(INT4ARRAYOID, -1, InvalidOid, -1, PointerGetDatum(array), false, false));
+	any->location = -1;
+	return reinterpret_cast<Node *>(any);
+}
+
+}  // namespace
+
+OUTREACH_FUNCTION(controller_visible_support) {
+	Node *request = reinterpret_cast<Node *>(PG_GETARG_POINTER(0));
+	if (!IsA(request, SupportRequestSimplify))
+		PG_RETURN_POINTER(nullptr);
+	auto *simplify = reinterpret_cast<SupportRequestSimplify *>(request);
+	FuncExpr *call = simplify->fcall;
+	if (simplify->root == nullptr || list_length(call->args) != 2)
+		PG_RETURN_POINTER(nullptr);  // not planning a query: leave the call as it is
+	Node *level_arg = static_cast<Node *>(lsecond(call->args));
+	if (!IsA(level_arg, Const) || reinterpret_cast<Const *>(level_arg)->constisnull)
+		PG_RETURN_POINTER(nullptr);
+	const Datum level_text = reinterpret_cast<Const *>(level_arg)->constvalue;
+	const char *level_cstring = outreach::pg::guard([&] { return text_to_cstring(DatumGetTextPP(level_text)); });
+	const Level level = parse_level(level_cstring);
+	if (!cache.rows_valid)
+		load_rows();
+	const std::vector<int32> &ids = answer_for(GetUserId()).ids[level];
+	Node *target = static_cast<Node *>(linitial(call->args));
+	PlannerGlobal *glob = simplify->root->glob;
+	return outreach::pg::guard([&] {
+		glob->dependsOnRole = true;
+		return PointerGetDatum(visible_condition(target, ids));
+	});
 }
