@@ -25,6 +25,10 @@ member_controller=42
 trap 'cluster_stop' EXIT
 cluster_start bench_rls "${BENCH_PORT:-55451}"
 work="$OUTREACH_CLUSTER_DIR/work"
+# Planner costs of a server whose data is in memory or on SSD (PostgreSQL's defaults assume
+# spinning disks): the same for the member and the owner.
+psql -X -q -c "ALTER SYSTEM SET random_page_cost = 1.1" -c "ALTER SYSTEM SET effective_cache_size = '8GB'" \
+  -c "SELECT pg_reload_conf()" >/dev/null
 psql -X -q -c "CREATE DATABASE bench"
 export PGDATABASE=bench
 psql -X -q -c "CREATE EXTENSION outreach"

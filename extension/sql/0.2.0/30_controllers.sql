@@ -181,7 +181,7 @@ BEGIN
       USING ERRCODE = '42501',
             HINT = 'Column privileges on special-category data are per role: use a separate login for DPO work.';
   END IF;
-  EXECUTE format('GRANT %I TO %I', target_role::text, member::text);
+  EXECUTE format('GRANT %s TO %s', target_role, member);  -- regrole's text is already quoted
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.grant_controller_access(regrole, text, text) FROM PUBLIC;
@@ -201,7 +201,7 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown controller "%" or level "%"', controller_code, level USING ERRCODE = '42704';
   END IF;
-  EXECUTE format('REVOKE %I FROM %I', target_role::text, member::text);
+  EXECUTE format('REVOKE %s FROM %s', target_role, member);
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.revoke_controller_access(regrole, text, text) FROM PUBLIC;
