@@ -8,14 +8,17 @@ CREATE FUNCTION outreach.caller_controller_ids(level text) RETURNS int[]
 COMMENT ON FUNCTION outreach.caller_controller_ids(text) IS
   'my_controller_ids() for the role the session acts as, also inside SECURITY DEFINER functions';
 
--- Facts of a participant as retention_due_on/retention_decide take them (UTC dates).
+-- Facts of a participant as retention_due_on/retention_decide take them (UTC dates). A name is
+-- present when it has a letter or digit (what pseudonymise() needs): blanks or punctuation alone
+-- are no name, so such a record cannot be linked and is not kept on the long track.
 CREATE FUNCTION outreach.participant_due_on(p outreach.participant, pol outreach.retention_policy, as_of date)
 RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT outreach.retention_due_on(
-    p.first_name IS NOT NULL AND p.first_name <> '', p.last_name IS NOT NULL AND p.last_name <> '',
+    coalesce(outreach.normalise_name(p.first_name), '') <> '',
+    coalesce(outreach.normalise_name(p.last_name), '') <> '',
     p.postcode IS NOT NULL, p.date_of_birth, (p.created_at AT TIME ZONE 'UTC')::date, p.last_attended_on,
     (p.withdrawn_at AT TIME ZONE 'UTC')::date, p.he_entry_year_override,
     pol.long_track_years, pol.short_track_years, pol.attendance_window_years, pol.nation, as_of)
@@ -29,7 +32,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT outreach.retention_decide(
-    p.first_name IS NOT NULL AND p.first_name <> '', p.last_name IS NOT NULL AND p.last_name <> '',
+    coalesce(outreach.normalise_name(p.first_name), '') <> '',
+    coalesce(outreach.normalise_name(p.last_name), '') <> '',
     p.postcode IS NOT NULL, p.date_of_birth, (p.created_at AT TIME ZONE 'UTC')::date, p.last_attended_on,
     (p.withdrawn_at AT TIME ZONE 'UTC')::date, p.he_entry_year_override,
     pol.long_track_years, pol.short_track_years, pol.attendance_window_years, pol.nation, as_of)
@@ -79,10 +83,14 @@ DECLARE
   cids int[];
   pids bigint[];
   as_ofs date[];
+  run_as_of date;
 BEGIN
   IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000000 THEN
     RAISE EXCEPTION 'batch_size must be between 1 and 1000000' USING ERRCODE = '22023';
   END IF;
+  -- The queue may hold rows an interrupted sweep as of a later date left: this run marks
+  -- nothing as of a date after its own.
+  SELECT r.as_of INTO run_as_of FROM outreach.retention_run r WHERE r.run_id = retention_sweep_batch.run_id;
   WITH claim AS (
     SELECT q.controller_id, q.participant_id FROM outreach.retention_queue q
     ORDER BY q.controller_id, q.participant_id LIMIT batch_size FOR UPDATE SKIP LOCKED
@@ -91,7 +99,7 @@ BEGIN
     WHERE q.controller_id = c.controller_id AND q.participant_id = c.participant_id
     RETURNING q.controller_id, q.participant_id, q.as_of
   )
-  SELECT array_agg(controller_id), array_agg(participant_id), array_agg(as_of), count(*)
+  SELECT array_agg(controller_id), array_agg(participant_id), array_agg(least(as_of, run_as_of)), count(*)
     INTO cids, pids, as_ofs, claimed
   FROM taken;
   IF claimed = 0 THEN

@@ -20,7 +20,8 @@ SELECT p.controller_id,
 FROM outreach.participant p
 JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
 CROSS JOIN LATERAL outreach.retention_decide(
-  p.first_name IS NOT NULL AND p.first_name <> '', p.last_name IS NOT NULL AND p.last_name <> '',
+  coalesce(outreach.normalise_name(p.first_name), '') <> '',
+  coalesce(outreach.normalise_name(p.last_name), '') <> '',
   p.postcode IS NOT NULL, p.date_of_birth, (p.created_at AT TIME ZONE 'UTC')::date, p.last_attended_on,
   (p.withdrawn_at AT TIME ZONE 'UTC')::date, p.he_entry_year_override,
   pol.long_track_years, pol.short_track_years, pol.attendance_window_years, pol.nation, current_date) d;
