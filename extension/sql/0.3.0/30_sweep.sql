@@ -107,10 +107,16 @@ BEGIN
   END IF;
 
   -- Decide again from the current facts (they may have changed since the queue was built).
-  WITH due AS (
-    SELECT p.controller_id, p.participant_id, b.as_of, d.due_on, d.reasons,
-           outreach.retention_cycle(b.as_of, p.controller_id) AS cycle_year
-    FROM unnest(cids, pids, as_ofs) AS b(controller_id, participant_id, as_of)
+  -- The cycle depends only on the controller and the date: computed once per pair, not per row.
+  WITH batch AS (
+    SELECT * FROM unnest(cids, pids, as_ofs) AS b(controller_id, participant_id, as_of)
+  ), cycles AS (
+    SELECT k.controller_id, k.as_of, outreach.retention_cycle(k.as_of, k.controller_id) AS cycle_year
+    FROM (SELECT DISTINCT controller_id, as_of FROM batch) AS k
+  ), due AS (
+    SELECT p.controller_id, p.participant_id, b.as_of, d.due_on, d.reasons, c.cycle_year
+    FROM batch b
+    JOIN cycles c ON c.controller_id = b.controller_id AND c.as_of = b.as_of
     JOIN outreach.participant p ON p.controller_id = b.controller_id AND p.participant_id = b.participant_id
     JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
     CROSS JOIN LATERAL outreach.participant_retention(p, pol, b.as_of) d
