@@ -461,11 +461,17 @@ WHERE p.pronamespace = 'outreach'::regnamespace AND c LIKE 'search_path=%' AND c
 ORDER BY 1;
 -- Functions written in SQL or PL/pgSQL without a pinned search_path (their body is resolved
 -- with the caller's path): only the two procedures that commit, which cannot pin one and call
--- only qualified names (granted to outreach_daemon alone).
+-- only qualified names (granted to outreach_daemon alone). Functions with a standard SQL body
+-- (RETURN ...) are parsed when created, so no later search_path reaches them: listed apart.
 SELECT p.oid::regprocedure AS unpinned_sql_function
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.pronamespace = 'outreach'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')
+  AND p.prosqlbody IS NULL
+ORDER BY 1;
+SELECT p.oid::regprocedure AS parsed_at_creation
+FROM pg_proc p
+WHERE p.pronamespace = 'outreach'::regnamespace AND p.prosqlbody IS NOT NULL
 ORDER BY 1;
 
 -- attack 77: the roles members act through are not superusers, cannot bypass row security or

@@ -14,30 +14,28 @@ COMMENT ON FUNCTION outreach.caller_controller_ids(text) IS
 CREATE FUNCTION outreach.participant_due_on(p outreach.participant, pol outreach.retention_policy, as_of date)
 RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT outreach.retention_due_on(
+-- A standard SQL body: parsed once, when the extension is created (so no search_path applies
+-- later), and inlined into the sweep's query instead of being called for every row.
+RETURN outreach.retention_due_on(
     coalesce(outreach.normalise_name(p.first_name), '') <> '',
     coalesce(outreach.normalise_name(p.last_name), '') <> '',
     p.postcode IS NOT NULL, p.date_of_birth, (p.created_at AT TIME ZONE 'UTC')::date, p.last_attended_on,
     (p.withdrawn_at AT TIME ZONE 'UTC')::date, p.he_entry_year_override,
-    pol.long_track_years, pol.short_track_years, pol.attendance_window_years, pol.nation, as_of)
-$$;
+    pol.long_track_years, pol.short_track_years, pol.attendance_window_years, pol.nation, as_of);
 COMMENT ON FUNCTION outreach.participant_due_on(outreach.participant, outreach.retention_policy, date) IS
   'the date a participant falls due under its controller''s policy';
 
 CREATE FUNCTION outreach.participant_retention(p outreach.participant, pol outreach.retention_policy, as_of date)
 RETURNS outreach.retention_decision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT outreach.retention_decide(
+-- A standard SQL body: parsed once, when the extension is created (so no search_path applies
+-- later), and inlined into the sweep's query instead of being called for every row.
+RETURN outreach.retention_decide(
     coalesce(outreach.normalise_name(p.first_name), '') <> '',
     coalesce(outreach.normalise_name(p.last_name), '') <> '',
     p.postcode IS NOT NULL, p.date_of_birth, (p.created_at AT TIME ZONE 'UTC')::date, p.last_attended_on,
     (p.withdrawn_at AT TIME ZONE 'UTC')::date, p.he_entry_year_override,
-    pol.long_track_years, pol.short_track_years, pol.attendance_window_years, pol.nation, as_of)
-$$;
+    pol.long_track_years, pol.short_track_years, pol.attendance_window_years, pol.nation, as_of);
 COMMENT ON FUNCTION outreach.participant_retention(outreach.participant, outreach.retention_policy, date) IS
   'track, entry year, due date and reasons of a participant under its controller''s policy';
 
