@@ -105,10 +105,11 @@ BEGIN
   END IF;
 
   -- Decide again from the current facts (they may have changed since the queue was built).
-  -- The cycle depends only on the controller and the date: computed once per pair, not per row.
+  -- The cycle depends only on the controller and the date: computed once per pair, not per row
+  -- (MATERIALIZED: pulled up into the query, the call would run again for every row).
   WITH batch AS (
     SELECT * FROM unnest(cids, pids, as_ofs) AS b(controller_id, participant_id, as_of)
-  ), cycles AS (
+  ), cycles AS MATERIALIZED (
     SELECT k.controller_id, k.as_of, outreach.retention_cycle(k.as_of, k.controller_id) AS cycle_year
     FROM (SELECT DISTINCT controller_id, as_of FROM batch) AS k
   ), due AS (
