@@ -2,7 +2,7 @@
 -- never use a server's real keys), and regress.try(), which reports SQLSTATE and message.
 SELECT current_setting('data_directory') || '/pg_outreach_regress' AS keydir \gset
 SELECT format('mkdir -p %s && chmod 700 %s', :'keydir', :'keydir') AS cmd \gset
-COPY (SELECT 1) TO PROGRAM :'cmd';
+COPY (SELECT 1 WHERE false) TO PROGRAM :'cmd';  -- no rows: the program reads nothing, so no broken pipe
 
 CREATE SCHEMA regress;
 GRANT USAGE ON SCHEMA regress TO PUBLIC;
@@ -31,7 +31,7 @@ DECLARE
   path text := current_setting('data_directory') || '/pg_outreach_regress/' || name;
 BEGIN
   EXECUTE format('COPY (SELECT unnest(string_to_array(%L, E''\n''))) TO %L', content, path);
-  EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', format('chmod %s %s', mode, path));
+  EXECUTE format('COPY (SELECT 1 WHERE false) TO PROGRAM %L', format('chmod %s %s', mode, path));
   RETURN format('%s (mode %s)', name, mode);
 END $$;
 

@@ -69,4 +69,4 @@ WHERE c ~* '[0-9a-f]{64}';
 -- Clean up the test key directory.
 SELECT current_setting('regress.keydir') AS keydir \gset
 SELECT format('rm -rf %s', :'keydir') AS cmd \gset
-COPY (SELECT 1) TO PROGRAM :'cmd';
+COPY (SELECT 1 WHERE false) TO PROGRAM :'cmd';  -- no rows: the program reads nothing, so no broken pipe
