@@ -78,6 +78,9 @@ CREATE TABLE outreach.retention_run (
   candidates bigint,                 -- sweep: records found due when it started
   batches int NOT NULL DEFAULT 0,
   rows_marked bigint NOT NULL DEFAULT 0,
+  rows_skipped bigint NOT NULL DEFAULT 0,  -- taken from the queue but not marked: no longer due,
+                                           -- held, or locked by a member at that moment (the
+                                           -- next sweep looks at them again)
   rows_deleted bigint NOT NULL DEFAULT 0,
   error text,
   started_by name NOT NULL DEFAULT session_user

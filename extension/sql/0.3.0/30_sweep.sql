@@ -139,7 +139,7 @@ BEGIN
   GET DIAGNOSTICS marked = ROW_COUNT;
 
   UPDATE outreach.retention_run r
-  SET batches = r.batches + 1, rows_marked = r.rows_marked + marked
+  SET batches = r.batches + 1, rows_marked = r.rows_marked + marked, rows_skipped = r.rows_skipped + (claimed - marked)
   WHERE r.run_id = retention_sweep_batch.run_id;
   IF marked > 0 THEN
     PERFORM pg_notify('outreach_retention', json_build_object('event', 'records_marked', 'run_id', run_id,
