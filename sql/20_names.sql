@@ -12,3 +12,9 @@ SELECT outreach.normalise_name(normalize('Zoë Siân', NFC)) = outreach.normalis
 -- Scripts other than Latin are kept, never collapsed to empty.
 SELECT input, length(outreach.normalise_name(input)) > 0 AS kept
 FROM (VALUES ('王芳'), ('محمد'), ('नमस्ते'), ('김민준'), ('ひらがな'), ('עברית')) AS t(input);
+
+-- A value stored out of line (TOAST) is read whole, not as its TOAST pointer.
+CREATE TEMP TABLE long_names (n text);
+ALTER TABLE long_names ALTER COLUMN n SET STORAGE EXTERNAL;
+INSERT INTO long_names SELECT repeat('Ab', 1500);
+SELECT length(outreach.normalise_name(n)) AS normalised_length FROM long_names;

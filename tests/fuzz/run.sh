@@ -17,7 +17,7 @@ build="$root/build/fuzz"
 seconds="${FUZZ_SECONDS:-30}"
 max_len="${FUZZ_MAX_LEN:-256}"
 jobs="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}"
-all_targets=(postcode pseudo_id name_normalise keyring)
+all_targets=(postcode pseudo_id name_normalise keyring csv)
 
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ && "$max_len" =~ ^[1-9][0-9]*$ && "$jobs" =~ ^[1-9][0-9]*$ ]]; then
 	echo "fuzz: FUZZ_SECONDS, FUZZ_MAX_LEN and FUZZ_JOBS must be positive whole numbers" >&2

@@ -75,7 +75,9 @@ Datum invoke(PGFunction body, FunctionCallInfo fcinfo) {
 std::string_view text_arg(FunctionCallInfo fcinfo, int n) {
 	Datum d = PG_GETARG_DATUM(n);
 	struct varlena *v = reinterpret_cast<struct varlena *>(DatumGetPointer(d));
-	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))  // toasted or compressed: detoasting allocates
+	// Out of line (an 18-byte TOAST pointer, which also counts as "short") or compressed: fetch
+	// the value; a short in-line header is read as it is. Detoasting allocates, hence guard().
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
 		v = guard([&] { return pg_detoast_datum_packed(v); });
 	return std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
 }

@@ -1,0 +1,260 @@
+#include "jobs/runner.hpp"
+
+#include "core/backoff.hpp"
+#include "log.hpp"
+
+#include <chrono>
+
+namespace outreachd {
+
+double Runtime::wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+awaitable<void> JobContext::hold() {
+  auto r = co_await sql("SELECT outreach.daemon_hold($1, $2, $3)", job, rt.holder, rt.config.daemon.lease_seconds);
+  if (!r.boolean(0, 0)) throw LeaseLost();
+}
+
+awaitable<pg::Result> JobContext::sql(std::string text, std::vector<pg::Param> params) {
+  co_return co_await db.query(text, params, std::chrono::seconds(rt.config.database.statement_timeout_seconds + 30));
+}
+
+static pg::ConnectOptions connect_options(const Runtime& rt, const std::string& job) {
+  pg::ConnectOptions o;
+  o.conninfo = rt.config.database.conninfo;
+  o.connect_timeout_seconds = rt.config.database.connect_timeout_seconds;
+  o.statement_timeout_seconds = rt.config.database.statement_timeout_seconds;
+  o.application_name = "outreachd " + job;
+  return o;
+}
+
+JobRunner::JobRunner(Runtime& rt, std::unique_ptr<Job> job)
+    : rt_(rt), job_(std::move(job)), name_(job_->name()), db_(rt.io.get_executor(), connect_options(rt, name_)),
+      wake_timer_(rt.io) {}
+
+bool JobRunner::enabled() const {
+  const auto& j = rt_.config.jobs;
+  if (name_ == "sweep") return j.sweep.enabled;
+  if (name_ == "delete") return j.delete_.enabled;
+  if (name_ == "notify") return j.notify.enabled;
+  if (name_ == "escalate") return j.escalate.enabled;
+  if (name_ == "export") return j.export_.enabled;
+  return false;
+}
+
+std::string JobRunner::schedule_text() const {
+  const auto& j = rt_.config.jobs;
+  if (name_ == "sweep") return j.sweep.schedule;
+  if (name_ == "delete") return j.delete_.schedule;
+  if (name_ == "notify") return j.notify.schedule;
+  if (name_ == "escalate") return j.escalate.schedule;
+  return j.export_.schedule;
+}
+
+void JobRunner::wake() {
+  woken_ = true;
+  wake_timer_.cancel();
+}
+
+void JobRunner::stop() { wake_timer_.cancel(); }
+
+awaitable<void> JobRunner::sleep(Clock::duration d) {
+  if (woken_ || rt_.stopping) co_return;
+  wake_timer_.expires_after(d);
+  boost::system::error_code ec;
+  co_await wake_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
+awaitable<bool> JobRunner::ensure_connected() {
+  if (db_.connected()) co_return true;
+  std::string problem;
+  try {
+    co_await db_.connect();
+  } catch (const pg::Error& e) {
+    problem = e.what();
+  }
+  if (problem.empty()) {
+    if (connect_failures_ > 0) {
+      ++rt_.metrics.reconnects;
+      log::info("{}: reconnected to {}", name_, db_.describe());
+    } else {
+      log::debug("{}: connected to {}", name_, db_.describe());
+    }
+    connect_failures_ = 0;
+    co_return true;
+  }
+  ++connect_failures_;
+  double wait = backoff_seconds(connect_failures_, 0.5, rt_.config.database.reconnect_max_seconds, rt_.random_unit());
+  log::warning("{}: cannot connect to the database ({}); retrying in {:.1f} s", name_, problem, wait);
+  co_await sleep(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
+  co_return false;
+}
+
+awaitable<JobRunner::Attempt> JobRunner::attempt(const JobOptions& options) {
+  JobContext ctx{rt_, db_, name_, 0, options};
+  std::exception_ptr failure;
+  try {
+    auto held = co_await ctx.sql("SELECT outreach.daemon_hold($1, $2, $3)", name_, rt_.holder, rt_.config.daemon.lease_seconds);
+    rt_.metrics.lease_held[name_] = held.boolean(0, 0);
+    if (!held.boolean(0, 0)) co_return Attempt::not_held;
+    ctx.run_id = (co_await ctx.sql("SELECT outreach.job_run_start($1, $2)", name_, rt_.holder)).int64(0, 0);
+    auto started = Clock::now();
+    JobOutcome outcome = co_await job_->run(ctx);
+    double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    co_await ctx.sql("SELECT outreach.job_run_progress($1, $2)", ctx.run_id, outcome.rows);
+    std::vector<pg::Param> finish{ctx.run_id, std::string(outcome.stopped ? "interrupted" : "succeeded"),
+                                  outcome.detail};
+    co_await ctx.sql("SELECT outreach.job_run_finish($1, $2, $3)", finish);
+    rt_.metrics.job_runs[{name_, outcome.stopped ? "interrupted" : "succeeded"}]++;
+    rt_.metrics.rows[name_] += outcome.rows;
+    if (!outcome.stopped) rt_.metrics.last_success[name_] = Runtime::wall_now();
+    next_hint_ = outcome.next_in_seconds;
+    if (outcome.rows > 0 || name_ != "notify")
+      log::info("{}: {} in {:.1f} s", name_, outcome.detail, seconds);
+    co_return Attempt::done;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  // Outside the handler: co_await is not allowed inside one.
+  std::string why;
+  bool lost = false;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const LeaseLost& e) {
+    why = e.what();
+  } catch (const pg::Error& e) {
+    why = e.sqlstate().empty() ? e.what() : fmt::format("{} (SQLSTATE {})", e.what(), e.sqlstate());
+    lost = e.connection_lost() || !db_.connected();
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  rt_.metrics.lease_held[name_] = false;
+  if (lost) {
+    rt_.metrics.job_runs[{name_, "interrupted"}]++;
+    log::warning("{}: database connection lost ({}); the job resumes after reconnecting", name_, why);
+    co_return Attempt::lost_connection;
+  }
+  rt_.metrics.job_runs[{name_, "failed"}]++;
+  log::error("{}: failed: {}", name_, why);
+  if (ctx.run_id != 0) {
+    try {
+      co_await ctx.sql("SELECT outreach.job_run_finish($1, 'failed', $2)", ctx.run_id, why);
+    } catch (const std::exception& e) {
+      log::warning("{}: could not record the failure: {}", name_, e.what());
+    }
+  }
+  co_return Attempt::failed;
+}
+
+awaitable<bool> JobRunner::done_by_another(std::int64_t slot) {
+  std::vector<pg::Param> params{name_, static_cast<std::int64_t>(slot)};
+  auto r = co_await db_.query(
+      "SELECT EXISTS (SELECT 1 FROM outreach.job_run WHERE job = $1 AND status = 'succeeded' "
+      "AND started_at >= to_timestamp($2))",
+      params);
+  co_return r.boolean(0, 0);
+}
+
+awaitable<void> JobRunner::loop() {
+  std::optional<Schedule> schedule;
+  std::string schedule_in_use;
+  std::optional<std::int64_t> pending;  // a slot not yet run by anyone
+  auto retry_at = Clock::now();
+  while (!rt_.stopping) {
+    if (!enabled()) {
+      co_await sleep(std::chrono::seconds(60));
+      continue;
+    }
+    if (schedule_text() != schedule_in_use) {  // first time, or changed by SIGHUP
+      schedule_in_use = schedule_text();
+      auto last = schedule ? schedule->last_run() : std::nullopt;
+      schedule.emplace(CronExpr::parse(schedule_in_use), rt_.zone, rt_.config.daemon.catch_up_seconds);
+      if (last) schedule->ran(*last);
+    }
+    const auto now = static_cast<std::int64_t>(Runtime::wall_now());
+    if (auto slot = schedule->due(now)) {
+      pending = slot;
+      schedule->ran(*slot);
+    }
+    if (next_hint_ && *next_hint_ <= 0) woken_ = true;
+    if ((pending || woken_) && Clock::now() >= retry_at) {
+      const bool up = co_await ensure_connected();
+      if (!up) continue;
+      woken_ = false;
+      next_hint_.reset();
+      Attempt a = co_await attempt({});
+      if (a == Attempt::done || a == Attempt::failed) {
+        pending.reset();  // a failed slot is not retried in a loop; the next slot or wake-up is
+      } else if (a == Attempt::not_held) {
+        bool other_did_it = false;
+        if (pending) {
+          try {
+            other_did_it = co_await done_by_another(*pending);
+          } catch (const pg::Error&) {
+          }
+        }
+        if (other_did_it) pending.reset();
+        else if (!pending) woken_ = false;
+        // Another daemon is active: look again soon, so this one takes over within a bounded
+        // time if that one dies (its lease runs out after lease_seconds).
+        retry_at = Clock::now() + std::chrono::seconds(std::max(1, rt_.config.daemon.lease_seconds / 3));
+        if (pending) woken_ = true;
+      } else {  // lost connection: keep the work pending and reconnect
+        woken_ = true;
+        continue;
+      }
+    }
+    // Sleep until the next slot, a retry hint or a wake-up; at most 60 s so wall-clock jumps
+    // are noticed (the schedule never runs a slot twice).
+    double wait = std::min<double>(60, static_cast<double>(schedule->seconds_until_next(now)));
+    if (next_hint_) wait = std::min(wait, std::max(0.05, *next_hint_));
+    if (woken_ || pending) {
+      auto until_retry = std::chrono::duration<double>(retry_at - Clock::now()).count();
+      wait = std::min(wait, std::max(0.05, until_retry));
+    }
+    wait = std::max(wait, 0.05);
+    co_await sleep(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
+  }
+}
+
+awaitable<int> JobRunner::run_once(JobOptions options, Clock::duration patience) {
+  const auto give_up = Clock::now() + patience;
+  int connect_attempts = 0;
+  for (;;) {
+    if (rt_.stopping) co_return 1;
+    if (!db_.connected()) {
+      if (++connect_attempts > 5) {
+        log::error("{}: giving up: the database cannot be reached", name_);
+        co_return 1;
+      }
+      const bool up = co_await ensure_connected();
+      if (!up) continue;
+    }
+    Attempt a = co_await attempt(options);
+    switch (a) {
+      case Attempt::done: co_return rt_.stopping ? 1 : 0;
+      case Attempt::failed: co_return 1;
+      case Attempt::lost_connection: continue;
+      case Attempt::not_held:
+        if (Clock::now() >= give_up) {
+          log::error("{}: another daemon holds the job's lease; try again later", name_);
+          co_return 75;  // EX_TEMPFAIL
+        }
+        log::info("{}: another daemon is running this job; waiting for its lease", name_);
+        co_await sleep(std::chrono::seconds(2));
+        woken_ = false;
+    }
+  }
+}
+
+awaitable<void> JobRunner::release_lease() {
+  if (!db_.connected()) co_return;
+  try {
+    std::vector<pg::Param> params{name_, rt_.holder};
+    co_await db_.query("SELECT outreach.daemon_release($1, $2)", params, std::chrono::seconds(5));
+  } catch (const std::exception&) {
+  }
+}
+
+}  // namespace outreachd

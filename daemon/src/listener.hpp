@@ -1,0 +1,29 @@
+// The LISTEN connection: wakes jobs the moment work appears (a notice queued, a deletion
+// confirmed) and tells /healthz whether the database is reachable. After a reconnect it wakes
+// every job once, since notifications sent while it was away are lost.
+#pragma once
+#include "asio.hpp"
+#include "jobs/runner.hpp"
+#include "pg/connection.hpp"
+#include "runtime.hpp"
+
+#include <map>
+
+namespace outreachd {
+
+class Listener {
+ public:
+  Listener(Runtime& rt, std::map<std::string, JobRunner*> runners);
+  awaitable<void> loop();
+
+ private:
+  void dispatch(const pg::Notification& n);
+  void wake(const std::string& job);
+
+  Runtime& rt_;
+  std::map<std::string, JobRunner*> runners_;
+  pg::Connection db_;
+  asio::steady_timer backoff_timer_;
+};
+
+}  // namespace outreachd
