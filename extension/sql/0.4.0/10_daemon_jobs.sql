@@ -25,6 +25,9 @@ BEGIN
   IF ttl_seconds IS NULL OR ttl_seconds < 1 OR ttl_seconds > 86400 THEN
     RAISE EXCEPTION 'ttl_seconds must be between 1 and 86400' USING ERRCODE = '22023';
   END IF;
+  IF job IS NULL OR job !~ '^[a-z][a-z0-9_:.-]{0,99}$' THEN
+    RAISE EXCEPTION 'job must be a lower-case name (letters, digits, _ : . -)' USING ERRCODE = '22023';
+  END IF;
   IF holder IS NULL OR length(holder) NOT BETWEEN 1 AND 200 THEN
     RAISE EXCEPTION 'holder must be 1 to 200 characters' USING ERRCODE = '22023';
   END IF;
