@@ -26,7 +26,11 @@ constexpr const char* usage = R"(Usage:
   outreachd [--config FILE] [run]               run the daemon (the default)
   outreachd [--config FILE] run-once JOB [--as-of YYYY-MM-DD]
                                                 run one job now and exit: sweep, delete,
-                                                notify, escalate
+                                                notify, escalate, export
+  outreachd [--config FILE] run-once export [--recipient NAME] [--output-dir DIR]
+                                                write linkage export files now (all enabled
+                                                recipients, or one; DIR overrides
+                                                jobs.export.directory)
   outreachd [--config FILE] --check-config      check the configuration and exit
   outreachd [--config FILE] webhook-secret CODE print the webhook secret of member CODE
   outreachd --help | --version
@@ -91,7 +95,7 @@ Args parse_args(int argc, char** argv) {
   if (a.command == "run") {
     if (positional.size() > 1) usage_error("'run' takes no arguments");
   } else if (a.command == "run-once") {
-    if (positional.size() != 2) usage_error("run-once needs one job: sweep, delete, notify or escalate");
+    if (positional.size() != 2) usage_error("run-once needs one job: sweep, delete, notify, escalate or export");
     a.job = positional[1];
   } else if (a.command == "webhook-secret") {
     if (positional.size() != 2) usage_error("webhook-secret needs a member code");
@@ -100,6 +104,8 @@ Args parse_args(int argc, char** argv) {
     usage_error("unknown command '" + a.command + "'");
   }
   if (a.options.as_of && a.job != "sweep") usage_error("--as-of applies to run-once sweep only");
+  if ((a.options.recipient || a.options.output_dir) && a.job != "export" && a.command != "import-outcomes")
+    usage_error("--recipient and --output-dir apply to run-once export (and --recipient to import-outcomes)");
   return a;
 }
 
@@ -128,6 +134,7 @@ std::unique_ptr<Job> make_job(const std::string& name) {
   if (name == "delete") return make_delete_job();
   if (name == "notify") return make_notify_job();
   if (name == "escalate") return make_escalate_job();
+  if (name == "export") return make_export_job();
   return nullptr;
 }
 
@@ -175,10 +182,10 @@ int run_main(int argc, char** argv) {
   std::vector<std::unique_ptr<JobRunner>> runners;
   if (args.command == "run-once") {
     auto job = make_job(args.job);
-    if (!job) usage_error("unknown job '" + args.job + "' (sweep, delete, notify, escalate)");
+    if (!job) usage_error("unknown job '" + args.job + "' (sweep, delete, notify, escalate, export)");
     runners.push_back(std::make_unique<JobRunner>(rt, std::move(job)));
   } else {
-    for (const char* name : {"sweep", "delete", "notify", "escalate"})
+    for (const char* name : {"sweep", "delete", "notify", "escalate", "export"})
       runners.push_back(std::make_unique<JobRunner>(rt, make_job(name)));
   }
 
@@ -250,7 +257,7 @@ int run_main(int argc, char** argv) {
         },
         asio::detached);
   } else {
-    log::info("outreachd {} starting as {} (jobs: sweep, delete, notify, escalate{})", outreachd_version, rt.holder,
+    log::info("outreachd {} starting as {} (jobs: sweep, delete, notify, escalate, export{})", outreachd_version, rt.holder,
               http ? "; http on " + http->address() : "");
     auto remaining = std::make_shared<std::size_t>(runners.size() + 1);
     auto finished = [&, remaining]() -> awaitable<void> {

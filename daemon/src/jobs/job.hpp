@@ -60,5 +60,6 @@ std::unique_ptr<Job> make_sweep_job();
 std::unique_ptr<Job> make_delete_job();
 std::unique_ptr<Job> make_escalate_job();
 std::unique_ptr<Job> make_notify_job();
+std::unique_ptr<Job> make_export_job();
 
 }  // namespace outreachd

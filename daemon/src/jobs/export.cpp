@@ -1,0 +1,192 @@
+// Linkage exports: for each recipient, the extension stages the eligible participants
+// (export_begin), the daemon streams the CSV records (export_lines) into a hidden temporary file
+// (mode 0600, SHA-256 on the way), fsyncs it, optionally encrypts it to the recipient's OpenPGP
+// key with gpg, and only then calls export_finish, which writes the ledger and returns the
+// manifest in one transaction. The file is renamed into place after that commit, the manifest
+// beside it. A crash before the commit leaves only a ".partial" file and no ledger rows (the
+// next run abandons that export and writes a new one); a crash between the commit and the
+// rename is repaired by the next run (the finished export's checksum identifies the file).
+#include "jobs/child_process.hpp"
+#include "jobs/export_file.hpp"
+#include "jobs/job.hpp"
+#include "log.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+
+namespace outreachd {
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Encrypts `plain` to `key` (an armoured public key) into `out` with gpg, in a throwaway home.
+awaitable<void> encrypt(const std::string& key, const std::string& plain, const std::string& out) {
+  char home_template[] = "/tmp/outreachd-gpg-XXXXXX";
+  const char* home = ::mkdtemp(home_template);
+  if (!home) throw FileError("cannot create a temporary directory for gpg");
+  const std::string home_dir = home;
+  const std::string key_file = home_dir + "/recipient.asc";
+  {
+    std::ofstream k(key_file);
+    k << key;
+  }
+  std::vector<std::string> argv{"gpg",  "--batch", "--quiet", "--yes", "--homedir", home_dir, "--trust-model",
+                                "always", "--recipient-file", key_file, "--output", out, "--encrypt", plain};
+  ChildResult r = co_await run_child(argv, std::chrono::seconds(600));
+  std::vector<std::string> cleanup{"rm", "-rf", home_dir};
+  co_await run_child(cleanup, std::chrono::seconds(30));
+  if (!r.error.empty()) throw FileError(r.error + " (install Debian's gnupg)");
+  if (r.exit_code != 0) throw FileError("gpg could not encrypt the export (exit code " + std::to_string(r.exit_code) + ")");
+}
+
+class ExportJob final : public Job {
+ public:
+  std::string name() const override { return "export"; }
+
+  awaitable<JobOutcome> run(JobContext& ctx) override {
+    const auto& cfg = ctx.rt.config.jobs.export_;
+    const std::string dir = ctx.options.output_dir.value_or(cfg.directory);
+    ExportFile::require_writable_directory(dir);  // before anything is begun: the ledger stays as it was
+    std::vector<std::string> recipients;
+    if (ctx.options.recipient) {
+      recipients.push_back(*ctx.options.recipient);
+    } else if (!cfg.recipients.empty()) {
+      recipients = cfg.recipients;
+    } else {
+      auto r = co_await ctx.sql("SELECT name FROM outreach.recipient WHERE enabled ORDER BY name");
+      for (int i = 0; i < r.rows(); ++i) recipients.emplace_back(r.text(i, 0));
+    }
+    co_await repair(ctx, dir);
+    JobOutcome outcome;
+    std::vector<std::string> written;
+    for (const auto& recipient : recipients) {
+      if (ctx.rt.stopping) {
+        outcome.stopped = true;
+        break;
+      }
+      std::string file = co_await export_one(ctx, dir, recipient, outcome.rows);
+      if (!file.empty()) written.push_back(file);
+    }
+    outcome.detail = fmt::format("{} rows in {} files in {}", outcome.rows, written.size(), dir);
+    for (const auto& f : written) outcome.detail += " " + f;
+    co_return outcome;
+  }
+
+ private:
+  awaitable<std::string> export_one(JobContext& ctx, const std::string& dir, const std::string& recipient,
+                                    std::int64_t& rows_total) {
+    auto begun = co_await ctx.sql(
+        "SELECT export_id, file_name, row_count, pgp_public_key FROM outreach.export_begin($1)", recipient);
+    const std::string id(begun.text(0, 0));
+    const std::string file_name(begun.text(0, 1));
+    const std::int64_t staged = begun.int64(0, 2);
+    const auto key = begun.opt_text(0, 3);
+    log::info("export: {} export {}: {} rows staged", recipient, id, staged);
+    std::string failure;
+    std::string manifest;
+    std::optional<ExportFile> plain;
+    try {
+      // Encrypted exports never put the plain text under a name that could be taken for the file.
+      plain.emplace(dir, key ? file_name + ".plain" : file_name);
+      std::int64_t lines = co_await stream_lines(ctx, id, *plain);
+      plain->finish_writing();
+      std::string sha = plain->sha256_hex();
+      if (key) {
+        const std::string encrypted = dir + "/" + ExportFile::temporary_name(file_name);
+        co_await encrypt(*key, plain->temporary_path(), encrypted);
+        sha = ExportFile::sha256_of_file(encrypted);
+      }
+      auto finished = co_await ctx.sql("SELECT outreach.export_finish($1, $2, $3)::text", id, sha, lines - 1);
+      manifest = std::string(finished.scalar());
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) {
+      if (ctx.db.connected()) {
+        try {
+          co_await ctx.sql("ROLLBACK");
+          co_await ctx.sql("SELECT outreach.export_abandon($1, $2)", id, failure);
+        } catch (const std::exception& e) {
+          log::warning("export: could not record the abandoned export {}: {}", id, e.what());
+        }
+      }
+      if (key) ::unlink((dir + "/" + ExportFile::temporary_name(file_name)).c_str());
+      throw FileError(fmt::format("export of {} failed (export {} abandoned, ledger unchanged): {}", recipient, id,
+                                  failure));
+    }
+    // Committed: the ledger says it was sent. Now make the file and its manifest visible.
+    if (key) ExportFile::commit_existing(dir, file_name);
+    else plain->commit();
+    ExportFile::write_atomically(dir, file_name + ".manifest.json", manifest + "\n");
+    rows_total += staged;
+    log::info("export: {} written: {} ({} rows)", recipient, file_name, staged);
+    co_return file_name;
+  }
+
+  // Streams the export's records through a cursor (bounded memory), renewing the lease.
+  awaitable<std::int64_t> stream_lines(JobContext& ctx, const std::string& id, ExportFile& out) {
+    co_await ctx.sql("BEGIN");
+    co_await ctx.sql("DECLARE outreach_export NO SCROLL CURSOR FOR SELECT line FROM outreach.export_lines($1)", id);
+    std::int64_t lines = 0;
+    for (;;) {
+      auto chunk = co_await ctx.sql("FETCH 20000 FROM outreach_export");
+      if (chunk.rows() == 0) break;
+      for (int i = 0; i < chunk.rows(); ++i) {
+        out.write(chunk.text(i, 0));
+        out.write("\r\n");
+      }
+      lines += chunk.rows();
+      co_await ctx.hold();
+    }
+    co_await ctx.sql("COMMIT");
+    co_return lines;
+  }
+
+  // After a crash: finished exports whose file was not yet renamed into place (or whose
+  // manifest is missing) are completed; temporary files of unfinished exports are removed.
+  awaitable<void> repair(JobContext& ctx, const std::string& dir) {
+    auto finished = co_await ctx.sql(
+        "SELECT file_name, sha256, manifest::text FROM outreach.export WHERE status = 'finished' "
+        "AND finished_at > now() - interval '90 days'");
+    std::set<std::string> keep;
+    for (int i = 0; i < finished.rows(); ++i) {
+      const std::string name(finished.text(i, 0));
+      const std::string sha(finished.text(i, 1));
+      const std::string final_path = dir + "/" + name;
+      const std::string temp = dir + "/" + ExportFile::temporary_name(name);
+      if (!exists(final_path) && exists(temp) && ExportFile::sha256_of_file(temp) == sha) {
+        ExportFile::commit_existing(dir, name);
+        log::info("export: completed {} (renamed after an interruption)", name);
+      }
+      if (exists(final_path) && !exists(final_path + ".manifest.json"))
+        ExportFile::write_atomically(dir, name + ".manifest.json", std::string(finished.text(i, 2)) + "\n");
+      keep.insert(ExportFile::temporary_name(name));
+    }
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        std::string entry = e->d_name;
+        if (entry.size() > 9 && entry[0] == '.' && entry.compare(entry.size() - 8, 8, ".partial") == 0 &&
+            !keep.count(entry)) {
+          ::unlink((dir + "/" + entry).c_str());
+          log::info("export: removed {} left by an interrupted export", entry);
+        }
+      }
+      ::closedir(d);
+    }
+    co_return;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Job> make_export_job() { return std::make_unique<ExportJob>(); }
+
+}  // namespace outreachd
