@@ -5,6 +5,7 @@
 #include "core/signature.hpp"
 #include "core/zone.hpp"
 #include "http/server.hpp"
+#include "import_outcomes.hpp"
 #include "jobs/runner.hpp"
 #include "listener.hpp"
 #include "log.hpp"
@@ -31,6 +32,9 @@ constexpr const char* usage = R"(Usage:
                                                 write linkage export files now (all enabled
                                                 recipients, or one; DIR overrides
                                                 jobs.export.directory)
+  outreachd [--config FILE] import-outcomes --recipient NAME FILE
+                                                import an outcome file a recipient returned;
+                                                lines not imported are listed on stdout
   outreachd [--config FILE] --check-config      check the configuration and exit
   outreachd [--config FILE] webhook-secret CODE print the webhook secret of member CODE
   outreachd --help | --version
@@ -40,7 +44,8 @@ Without --config the defaults apply and the database is found through libpq's en
 .pgpass file or a service file, never on the command line or in the configuration.
 
 Signals: SIGTERM/SIGINT finish the current batch and exit 0; SIGHUP reloads the configuration.
-Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 75 another daemon holds the job.
+Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 3 import-outcomes left some
+lines out (listed), 75 another daemon holds the job.
 Documentation: docs/outreachd.md
 )";
 
@@ -96,6 +101,10 @@ Args parse_args(int argc, char** argv) {
     if (positional.size() > 1) usage_error("'run' takes no arguments");
   } else if (a.command == "run-once") {
     if (positional.size() != 2) usage_error("run-once needs one job: sweep, delete, notify, escalate or export");
+    a.job = positional[1];
+  } else if (a.command == "import-outcomes") {
+    if (positional.size() != 2) usage_error("import-outcomes needs one FILE");
+    if (!a.options.recipient) usage_error("import-outcomes needs --recipient NAME");
     a.job = positional[1];
   } else if (a.command == "webhook-secret") {
     if (positional.size() != 2) usage_error("webhook-secret needs a member code");
@@ -178,6 +187,14 @@ int run_main(int argc, char** argv) {
   asio::io_context io(1);
   Runtime rt{io, config, args.config_path, config.daemon.name.empty() ? default_holder() : config.daemon.name, zone, {}};
   rt.metrics.started_at = Runtime::wall_now();
+
+  if (args.command == "import-outcomes") {
+    int code = 1;
+    asio::co_spawn(io, [&]() -> awaitable<void> { code = co_await import_outcomes(rt, *args.options.recipient, args.job); },
+                   asio::detached);
+    io.run();
+    return code;
+  }
 
   std::vector<std::unique_ptr<JobRunner>> runners;
   if (args.command == "run-once") {
