@@ -48,7 +48,10 @@ awaitable<void> Listener::loop() {
       if (failures > 0 || rt_.metrics.reconnects > 0) log::info("listener: connected to {}", db_.describe());
       failures = 0;
       rt_.metrics.database_up = true;
-      for (auto& [name, runner] : runners_) runner->wake();  // anything missed while away
+      // Notifications sent while we were away are lost: look for event-driven work once.
+      // (Scheduled jobs keep their schedule: a restart must not start a sweep or an export.)
+      wake("notify");
+      wake("delete");
       auto last_ping = Clock::now();
       while (!rt_.stopping) {
         co_await db_.wait_for_notifications(std::chrono::seconds(1));

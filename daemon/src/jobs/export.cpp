@@ -134,7 +134,7 @@ class ExportJob final : public Job {
   // Streams the export's records through a cursor (bounded memory), renewing the lease.
   awaitable<std::int64_t> stream_lines(JobContext& ctx, const std::string& id, ExportFile& out) {
     co_await ctx.sql("BEGIN");
-    co_await ctx.sql("DECLARE outreach_export NO SCROLL CURSOR FOR SELECT line FROM outreach.export_lines($1)", id);
+    co_await ctx.sql("DECLARE outreach_export NO SCROLL CURSOR FOR SELECT l FROM outreach.export_lines($1) AS l", id);
     std::int64_t lines = 0;
     for (;;) {
       auto chunk = co_await ctx.sql("FETCH 20000 FROM outreach_export");

@@ -46,6 +46,7 @@ struct JobOutcome {
   std::int64_t rows = 0;
   std::string detail;
   bool stopped = false;                     // stopped early by SIGTERM
+  bool idle = false;                        // found nothing to do (see Job::history_when_idle)
   std::optional<double> next_in_seconds;    // when the job has more work later (retries)
 };
 
@@ -54,6 +55,8 @@ class Job {
   virtual ~Job() = default;
   virtual std::string name() const = 0;
   virtual awaitable<JobOutcome> run(JobContext& ctx) = 0;
+  // Jobs woken often (notify, delete) leave no history row for a run that found nothing to do.
+  virtual bool history_when_idle() const { return true; }
 };
 
 std::unique_ptr<Job> make_sweep_job();

@@ -92,6 +92,7 @@ awaitable<void> deliver_all(Runtime& rt, const std::string& master, std::vector<
 class NotifyJob final : public Job {
  public:
   std::string name() const override { return "notify"; }
+  bool history_when_idle() const override { return false; }
 
   awaitable<JobOutcome> run(JobContext& ctx) override {
     const auto& cfg = ctx.rt.config.jobs.notify;
@@ -163,6 +164,7 @@ class NotifyJob final : public Job {
     auto next = co_await ctx.sql("SELECT outreach.next_delivery_in()");
     if (!next.is_null(0, 0)) outcome.next_in_seconds = next.float64(0, 0);
     outcome.detail = fmt::format("{} delivered, {} to retry, {} failed for good", outcome.rows, retried, failed);
+    outcome.idle = outcome.rows == 0 && retried == 0 && failed == 0;
     co_return outcome;
   }
 };

@@ -69,8 +69,16 @@ class SweepJob final : public Job {
 class DeleteJob final : public Job {
  public:
   std::string name() const override { return "delete"; }
+  bool history_when_idle() const override { return false; }
   awaitable<JobOutcome> run(JobContext& ctx) override {
     const int batch = ctx.rt.config.jobs.delete_.batch_size;
+    auto pending = co_await ctx.sql("SELECT outreach.deletions_pending()");
+    if (pending.int64(0, 0) == 0) {
+      JobOutcome idle;
+      idle.idle = true;
+      idle.detail = "nothing confirmed for deletion";
+      co_return idle;
+    }
     co_await ctx.sql("SELECT outreach.close_interrupted_retention_runs('delete')");
     auto started = co_await ctx.sql("SELECT outreach.start_deletion_run()");
     const std::string run = std::string(started.scalar());

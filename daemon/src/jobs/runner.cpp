@@ -98,20 +98,30 @@ awaitable<JobRunner::Attempt> JobRunner::attempt(const JobOptions& options) {
     auto held = co_await ctx.sql("SELECT outreach.daemon_hold($1, $2, $3)", name_, rt_.holder, rt_.config.daemon.lease_seconds);
     rt_.metrics.lease_held[name_] = held.boolean(0, 0);
     if (!held.boolean(0, 0)) co_return Attempt::not_held;
-    ctx.run_id = (co_await ctx.sql("SELECT outreach.job_run_start($1, $2)", name_, rt_.holder)).int64(0, 0);
+    if (job_->history_when_idle()) {
+      auto started_run = co_await ctx.sql("SELECT outreach.job_run_start($1, $2)", name_, rt_.holder);
+      ctx.run_id = started_run.int64(0, 0);
+    }
     auto started = Clock::now();
     JobOutcome outcome = co_await job_->run(ctx);
     double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    co_await ctx.sql("SELECT outreach.job_run_progress($1, $2)", ctx.run_id, outcome.rows);
-    std::vector<pg::Param> finish{ctx.run_id, std::string(outcome.stopped ? "interrupted" : "succeeded"),
-                                  outcome.detail};
-    co_await ctx.sql("SELECT outreach.job_run_finish($1, $2, $3)", finish);
+    if (ctx.run_id == 0 && !outcome.idle) {  // recorded after the fact
+      auto started_run = co_await ctx.sql("SELECT outreach.job_run_start($1, $2)", name_, rt_.holder);
+      ctx.run_id = started_run.int64(0, 0);
+    }
+    if (ctx.run_id != 0) {
+      co_await ctx.sql("SELECT outreach.job_run_progress($1, $2)", ctx.run_id, outcome.rows);
+      std::vector<pg::Param> finish{ctx.run_id, std::string(outcome.stopped ? "interrupted" : "succeeded"),
+                                    outcome.detail};
+      co_await ctx.sql("SELECT outreach.job_run_finish($1, $2, $3)", finish);
+    }
     rt_.metrics.job_runs[{name_, outcome.stopped ? "interrupted" : "succeeded"}]++;
     rt_.metrics.rows[name_] += outcome.rows;
     if (!outcome.stopped) rt_.metrics.last_success[name_] = Runtime::wall_now();
-    next_hint_ = outcome.next_in_seconds;
-    if (outcome.rows > 0 || name_ != "notify")
-      log::info("{}: {} in {:.1f} s", name_, outcome.detail, seconds);
+    next_due_.reset();
+    if (outcome.next_in_seconds)
+      next_due_ = Clock::now() + std::chrono::milliseconds(static_cast<long>(*outcome.next_in_seconds * 1000) + 1);
+    if (!outcome.idle) log::info("{}: {} in {:.1f} s", name_, outcome.detail, seconds);
     co_return Attempt::done;
   } catch (...) {
     failure = std::current_exception();
@@ -177,12 +187,12 @@ awaitable<void> JobRunner::loop() {
       pending = slot;
       schedule->ran(*slot);
     }
-    if (next_hint_ && *next_hint_ <= 0) woken_ = true;
+    if (next_due_ && Clock::now() >= *next_due_) woken_ = true;
     if ((pending || woken_) && Clock::now() >= retry_at) {
       const bool up = co_await ensure_connected();
       if (!up) continue;
       woken_ = false;
-      next_hint_.reset();
+      next_due_.reset();
       Attempt a = co_await attempt({});
       if (a == Attempt::done || a == Attempt::failed) {
         pending.reset();  // a failed slot is not retried in a loop; the next slot or wake-up is
@@ -208,7 +218,7 @@ awaitable<void> JobRunner::loop() {
     // Sleep until the next slot, a retry hint or a wake-up; at most 60 s so wall-clock jumps
     // are noticed (the schedule never runs a slot twice).
     double wait = std::min<double>(60, static_cast<double>(schedule->seconds_until_next(now)));
-    if (next_hint_) wait = std::min(wait, std::max(0.05, *next_hint_));
+    if (next_due_) wait = std::min(wait, std::max(0.05, std::chrono::duration<double>(*next_due_ - Clock::now()).count()));
     if (woken_ || pending) {
       auto until_retry = std::chrono::duration<double>(retry_at - Clock::now()).count();
       wait = std::min(wait, std::max(0.05, until_retry));

@@ -43,7 +43,7 @@ class JobRunner {
   asio::steady_timer wake_timer_;
   bool woken_ = false;
   int connect_failures_ = 0;
-  std::optional<double> next_hint_;  // seconds, from the last run (e.g. the next retry)
+  std::optional<Clock::time_point> next_due_;  // when the last run said more work falls due (a retry)
 };
 
 }  // namespace outreachd

@@ -160,3 +160,12 @@ COMMENT ON FUNCTION outreach.close_interrupted_retention_runs(text) IS
 REVOKE EXECUTE ON FUNCTION outreach.close_interrupted_retention_runs(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outreach.close_interrupted_retention_runs(text) TO outreach_daemon;
 GRANT SELECT ON outreach.retention_run TO outreach_daemon;
+
+-- How many confirmed records wait for deletion (the delete job skips a run when none do).
+CREATE FUNCTION outreach.deletions_pending() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT count(*) FROM outreach.participant p WHERE p.retention_status = 'deletion_confirmed' $$;
+COMMENT ON FUNCTION outreach.deletions_pending() IS 'how many participants are confirmed for deletion and not yet deleted';
+REVOKE EXECUTE ON FUNCTION outreach.deletions_pending() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.deletions_pending() TO outreach_daemon;
