@@ -59,8 +59,12 @@ void JobRunner::wake() {
 
 void JobRunner::stop() { wake_timer_.cancel(); }
 
+// Only a stop, or a wake-up arriving during the sleep (wake() cancels the timer), cuts it short.
+// (Returning at once whenever woken_ was set let the loop spin without ever suspending: a woken
+// job that was disabled, waiting for retry_at or backing off from a failed connect froze the
+// whole daemon at 100% CPU, signals included. loop() acts on woken_ before it sleeps.)
 awaitable<void> JobRunner::sleep(Clock::duration d) {
-  if (woken_ || rt_.stopping) co_return;
+  if (rt_.stopping) co_return;
   wake_timer_.expires_after(d);
   boost::system::error_code ec;
   co_await wake_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
