@@ -195,6 +195,7 @@ awaitable<void> JobRunner::loop() {
     if ((pending || woken_) && Clock::now() >= retry_at) {
       const bool up = co_await ensure_connected();
       if (!up) continue;
+      const bool was_woken = woken_;
       woken_ = false;
       next_due_.reset();
       Attempt a = co_await attempt({});
@@ -209,11 +210,14 @@ awaitable<void> JobRunner::loop() {
           }
         }
         if (other_did_it) pending.reset();
-        else if (!pending) woken_ = false;
         // Another daemon is active: look again soon, so this one takes over within a bounded
-        // time if that one dies (its lease runs out after lease_seconds).
+        // time if that one dies (its lease runs out after lease_seconds). A wake-up is kept
+        // too, not only a slot: the other daemon may die in the middle of the work it was woken
+        // for (deletions, deliveries), and nothing else would wake this one before the next
+        // slot. It is kept only until this daemon gets the lease once; the job then finds what
+        // is left, if anything.
         retry_at = Clock::now() + std::chrono::seconds(std::max(1, rt_.config.daemon.lease_seconds / 3));
-        if (pending) woken_ = true;
+        woken_ = pending.has_value() || was_woken;
       } else {  // lost connection: keep the work pending and reconnect
         woken_ = true;
         continue;

@@ -315,9 +315,12 @@ CREATE FUNCTION outreach.next_delivery_in() RETURNS double precision
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT greatest(0, extract(epoch FROM min(greatest(d.next_attempt_at, coalesce(d.claim_expires_at, d.next_attempt_at)))
-                                        - clock_timestamp()))::double precision
-  FROM outreach.notice_delivery d WHERE d.status = 'pending'
+  -- (The CASE matters: greatest() ignores a NULL argument, so greatest(0, NULL) is 0, "due now",
+  -- and an idle daemon would run its notify job again every 50 ms.)
+  SELECT CASE WHEN s.due_at IS NOT NULL
+              THEN greatest(0, extract(epoch FROM s.due_at - clock_timestamp()))::double precision END
+  FROM (SELECT min(greatest(d.next_attempt_at, coalesce(d.claim_expires_at, d.next_attempt_at))) AS due_at
+        FROM outreach.notice_delivery d WHERE d.status = 'pending') AS s
 $$;
 COMMENT ON FUNCTION outreach.next_delivery_in() IS 'seconds until the next pending delivery is due; NULL when none is pending';
 REVOKE EXECUTE ON FUNCTION outreach.next_delivery_in() FROM PUBLIC;
