@@ -91,7 +91,8 @@ GRANT SELECT ON outreach.notice_delivery, outreach.delivery_attempt TO outreach_
 CREATE FUNCTION outreach.enqueue_delivery(controller_id int, purpose text, idempotency_key text, payload jsonb,
                                           subject text DEFAULT NULL, message text DEFAULT NULL,
                                           notice_id bigint DEFAULT NULL,
-                                          to_kind text DEFAULT NULL, to_target text DEFAULT NULL) RETURNS int
+                                          to_kind text DEFAULT NULL, to_target text DEFAULT NULL,
+                                          not_before timestamptz DEFAULT NULL) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -116,8 +117,9 @@ BEGIN
     ON CONFLICT ON CONSTRAINT notice_delivery_once DO NOTHING;
   ELSE
     INSERT INTO outreach.notice_delivery AS d (controller_id, purpose, notice_id, channel_id, kind, target,
-                                               idempotency_key, subject, message, payload)
-    SELECT c.controller_id, purpose, notice_id, c.channel_id, c.kind, c.target, idempotency_key, subj, msg, body
+                                               idempotency_key, subject, message, payload, next_attempt_at)
+    SELECT c.controller_id, purpose, notice_id, c.channel_id, c.kind, c.target, idempotency_key, subj, msg, body,
+           greatest(clock_timestamp(), not_before)
     FROM outreach.notification_channel c
     WHERE c.controller_id = enqueue_delivery.controller_id AND c.enabled
     ON CONFLICT ON CONSTRAINT notice_delivery_once DO NOTHING;
@@ -129,7 +131,7 @@ BEGIN
   RETURN n;
 END
 $$;
-COMMENT ON FUNCTION outreach.enqueue_delivery(int, text, text, jsonb, text, text, bigint, text, text) IS
+COMMENT ON FUNCTION outreach.enqueue_delivery(int, text, text, jsonb, text, text, bigint, text, text, timestamptz) IS
   'queues a message to every enabled channel of a member (or to one address); idempotent per key and channel';
 
 -- What a deletion notice says. No personal data: counts, dates and how to act.
@@ -146,9 +148,10 @@ AS $$
 $$;
 COMMENT ON FUNCTION outreach.deletion_notice_payload(outreach.deletion_notice) IS 'the JSON a member receives for a deletion notice';
 
--- A new notice is delivered to the member's channels. When more records join a notice whose
--- message has already gone out, a revised message follows (with its own key); while the first
--- is still pending it is just brought up to date.
+-- A new notice is delivered to the member's channels at once. When more records join a notice
+-- whose message is out (or being sent: claimed by a daemon), a revised message follows with its
+-- own key, held back a minute so that the batches of one sweep make one revision, not one each;
+-- a message not yet claimed is just brought up to date.
 CREATE FUNCTION outreach.deletion_notice_deliver() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -172,15 +175,17 @@ BEGIN
                                                                                'purpose', d.purpose),
            subject = subj, message = msg
     WHERE d.controller_id = NEW.controller_id AND d.notice_id = NEW.notice_id AND d.status = 'pending'
-      AND d.attempts = 0;
+      AND d.attempts = 0 AND (d.claim_expires_at IS NULL OR d.claim_expires_at < clock_timestamp());
     SELECT count(DISTINCT d.idempotency_key) + 1 INTO revision FROM outreach.notice_delivery d
     WHERE d.controller_id = NEW.controller_id AND d.notice_id = NEW.notice_id AND d.purpose = 'deletion_notice';
     IF NOT EXISTS (SELECT 1 FROM outreach.notice_delivery d
                    WHERE d.controller_id = NEW.controller_id AND d.notice_id = NEW.notice_id
-                     AND d.status = 'pending' AND d.attempts = 0) THEN
+                     AND d.status = 'pending' AND d.attempts = 0
+                     AND (d.claim_expires_at IS NULL OR d.claim_expires_at < clock_timestamp())) THEN
       PERFORM outreach.enqueue_delivery(NEW.controller_id, 'deletion_notice',
                                         format('outreach-notice-%s-r%s', NEW.notice_id, revision),
-                                        body || jsonb_build_object('revision', revision), subj, msg, NEW.notice_id);
+                                        body || jsonb_build_object('revision', revision), subj, msg, NEW.notice_id,
+                                        not_before => clock_timestamp() + interval '1 minute');
     END IF;
   ELSE
     PERFORM outreach.enqueue_delivery(NEW.controller_id, 'deletion_notice', format('outreach-notice-%s', NEW.notice_id),
@@ -300,7 +305,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION outreach.delivery_counts() IS 'deliveries per purpose and status, for monitoring';
 
-REVOKE EXECUTE ON FUNCTION outreach.enqueue_delivery(int, text, text, jsonb, text, text, bigint, text, text),
+REVOKE EXECUTE ON FUNCTION outreach.enqueue_delivery(int, text, text, jsonb, text, text, bigint, text, text, timestamptz),
   outreach.deletion_notice_payload(outreach.deletion_notice), outreach.deletion_notice_deliver(),
   outreach.enqueue_escalations(timestamptz), outreach.claim_deliveries(text, int, int),
   outreach.record_delivery(int, bigint, text, boolean, text, double precision), outreach.delivery_counts() FROM PUBLIC;
