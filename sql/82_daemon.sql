@@ -104,7 +104,8 @@ SET ROLE regress_dmn_daemon;
 SELECT outreach.record_delivery(:dmn_a, :a_email, 'daemon-1', true, 'SMTP 250') AS a_email,
        outreach.record_delivery(:dmn_a, :a_hook, 'daemon-1', false, 'HTTP 500', 3600) AS a_hook,
        outreach.record_delivery(:dmn_b, :b_hook, 'daemon-1', false, 'malformed webhook URL: URL must start with http:// or https://') AS b_hook;
-SELECT regress.try(format('SELECT outreach.record_delivery(%s, 999999, %L, true)', :dmn_a, 'daemon-1'));
+SELECT regexp_replace(regress.try(format('SELECT outreach.record_delivery(%s, 999999, %L, true)', :dmn_a, 'daemon-1')),
+                      'controller [0-9]+', 'controller <id>') AS try;
 RESET ROLE;
 SELECT c.code, d.kind, d.status, d.attempts, d.last_error, d.next_attempt_at > now() + interval '59 minutes' AS retry_later,
        d.delivered_at IS NOT NULL AS delivered
@@ -150,3 +151,17 @@ RESET ROLE;
 SET ROLE regress_dmn_writer_a;
 SELECT regress.try($$SELECT outreach.job_run_start('sweep', 'intruder')::text$$);
 RESET ROLE;
+
+-- Clean up what is cluster-wide (so the suite can run again on the same cluster).
+DELETE FROM outreach.delivery_attempt WHERE controller_id IN (:dmn_a, :dmn_b);
+DELETE FROM outreach.notice_delivery WHERE controller_id IN (:dmn_a, :dmn_b);
+DELETE FROM outreach.notification_channel WHERE controller_id IN (:dmn_a, :dmn_b);
+DELETE FROM outreach.participant WHERE controller_id IN (:dmn_a, :dmn_b);
+DELETE FROM outreach.deletion_notice WHERE controller_id IN (:dmn_a, :dmn_b);
+DELETE FROM outreach.controller WHERE controller_id IN (:dmn_a, :dmn_b);
+DELETE FROM outreach.job_run WHERE job LIKE 'regress\_%';
+DELETE FROM outreach.daemon_lease WHERE job LIKE 'regress\_%';
+DROP ROLE regress_dmn_daemon, regress_dmn_dpo_a, regress_dmn_dpo_b, regress_dmn_writer_a;
+DROP ROLE outreach_regress_dmn_a_reader, outreach_regress_dmn_a_writer, outreach_regress_dmn_a_dpo, outreach_regress_dmn_a_analyst,
+          outreach_regress_dmn_b_reader, outreach_regress_dmn_b_writer, outreach_regress_dmn_b_dpo, outreach_regress_dmn_b_analyst;
+SELECT count(*) AS roles_left FROM pg_roles WHERE rolname LIKE '%regress\_dmn\_%';
