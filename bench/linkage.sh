@@ -30,7 +30,8 @@ rounds=${BENCH_ROUNDS:-3}
 as_of=2025-10-01
 
 trap 'cluster_stop' EXIT
-cluster_start bench_link "${BENCH_PORT:-55453}"
+port=${BENCH_PORT:-55453}
+cluster_start "bench_link_$port" "$port"   # one directory per port: runs on other ports do not clash
 work="$OUTREACH_CLUSTER_DIR/work"
 psql -X -q -c "CREATE DATABASE bench"
 export PGDATABASE=bench
