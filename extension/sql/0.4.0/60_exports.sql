@@ -281,6 +281,9 @@ BEGIN
   VALUES (r.name, r.export_layout, as_of, ay + r.cohort_from, ay + r.cohort_to, '', outreach.invoking_role()::text)
   RETURNING export.export_id INTO new_id;
   fname := outreach.export_file_name(r.file_pattern, r.name, as_of, new_id);
+  IF r.pgp_public_key IS NOT NULL THEN
+    fname := fname || '.gpg';  -- the daemon encrypts it to the recipient's OpenPGP key
+  END IF;
 
   -- Stage, in one statement: the eligible participants whose record differs from what the
   -- recipient last received (or who never were sent).
