@@ -45,6 +45,7 @@ awaitable<void> Listener::loop() {
       co_await db_.query("LISTEN outreach_retention");
       co_await db_.query("LISTEN outreach_delivery");
       co_await db_.query("LISTEN outreach_linkage");
+      if (failures > 0) ++rt_.metrics.reconnects;  // (a server restart shows here first)
       if (failures > 0 || rt_.metrics.reconnects > 0) log::info("listener: connected to {}", db_.describe());
       failures = 0;
       rt_.metrics.database_up = true;

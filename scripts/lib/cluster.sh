@@ -42,7 +42,8 @@ cluster_start() {
   CLUSTER_DIR="$OUTREACH_RUN_ROOT/$name"
   cluster_clean "$CLUSTER_DIR"
   mkdir -p "$CLUSTER_DIR"/{socket,log,keys,work}
-  [ "$(id -u)" = 0 ] && chown -R postgres: "$OUTREACH_RUN_ROOT" "$CLUSTER_DIR"
+  # Only this cluster's directory changes owner, not other runs' files beside it.
+  [ "$(id -u)" = 0 ] && chown postgres: "$OUTREACH_RUN_ROOT" && chown -R postgres: "$CLUSTER_DIR"
   chmod 700 "$CLUSTER_DIR/keys"
   chmod 755 "$OUTREACH_RUN_ROOT" "$CLUSTER_DIR" "$CLUSTER_DIR/socket" "$CLUSTER_DIR/log"
   chmod 777 "$CLUSTER_DIR/work"   # scratch space both the server and the test driver write to

@@ -2,20 +2,25 @@
 // (export_begin), the daemon streams the CSV records (export_lines) into a hidden temporary file
 // (mode 0600, SHA-256 on the way), fsyncs it, optionally encrypts it to the recipient's OpenPGP
 // key with gpg, and only then calls export_finish, which writes the ledger and returns the
-// manifest in one transaction. The file is renamed into place after that commit, the manifest
-// beside it. A crash before the commit leaves only a ".partial" file and no ledger rows (the
-// next run abandons that export and writes a new one); a crash between the commit and the
-// rename is repaired by the next run (the finished export's checksum identifies the file).
+// manifest in one transaction. After that commit the manifest is written beside it, then the
+// file renamed into place (a visible file always has its manifest). A crash before the commit
+// leaves only a ".partial" file and no ledger rows (the next run abandons that export and writes
+// a new one); a crash or a failure (disk full) after the commit is repaired by the next run (the
+// finished export's checksum identifies the file).
 #include "jobs/child_process.hpp"
 #include "jobs/export_file.hpp"
 #include "jobs/job.hpp"
 #include "log.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -27,24 +32,39 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+// Removes the throwaway gpg home however encrypt() ends (without a child process: with gpg
+// missing from PATH, rm might be too).
+struct RemoveTree {
+  std::string path;
+  ~RemoveTree() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 // Encrypts `plain` to `key` (an armoured public key) into `out` with gpg, in a throwaway home.
+// `out` is created mode 0600 first (gpg --yes writes into it, keeping the mode; gpg would create
+// it under the umask, e.g. 0644).
 awaitable<void> encrypt(const std::string& key, const std::string& plain, const std::string& out) {
   char home_template[] = "/tmp/outreachd-gpg-XXXXXX";
   const char* home = ::mkdtemp(home_template);
   if (!home) throw FileError("cannot create a temporary directory for gpg");
-  const std::string home_dir = home;
-  const std::string key_file = home_dir + "/recipient.asc";
+  const RemoveTree home_dir{home};
+  const std::string key_file = home_dir.path + "/recipient.asc";
   {
     std::ofstream k(key_file);
     k << key;
   }
-  std::vector<std::string> argv{"gpg",  "--batch", "--quiet", "--yes", "--homedir", home_dir, "--trust-model",
+  ::unlink(out.c_str());
+  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw FileError("cannot create " + out + ": " + std::strerror(errno));
+  ::close(fd);
+  std::vector<std::string> argv{"gpg",  "--batch", "--quiet", "--yes", "--homedir", home_dir.path, "--trust-model",
                                 "always", "--recipient-file", key_file, "--output", out, "--encrypt", plain};
   ChildResult r = co_await run_child(argv, std::chrono::seconds(600));
-  std::vector<std::string> cleanup{"rm", "-rf", home_dir};
-  co_await run_child(cleanup, std::chrono::seconds(30));
   if (!r.error.empty()) throw FileError(r.error + " (install Debian's gnupg)");
   if (r.exit_code != 0) throw FileError("gpg could not encrypt the export (exit code " + std::to_string(r.exit_code) + ")");
+  if (::chmod(out.c_str(), 0600) != 0) throw FileError("cannot chmod " + out + ": " + std::strerror(errno));
 }
 
 class ExportJob final : public Job {
@@ -67,13 +87,35 @@ class ExportJob final : public Job {
     co_await repair(ctx, dir);
     JobOutcome outcome;
     std::vector<std::string> written;
+    // One recipient that cannot be exported (no layout yet, no key, a full disk) does not keep
+    // the others from theirs; the run then fails, naming each recipient and why.
+    std::vector<std::string> failures;
     for (const auto& recipient : recipients) {
       if (ctx.rt.stopping) {
         outcome.stopped = true;
         break;
       }
-      std::string file = co_await export_one(ctx, dir, recipient, outcome.rows);
+      std::string file;
+      std::exception_ptr lost;
+      try {
+        file = co_await export_one(ctx, dir, recipient, outcome.rows);
+      } catch (const pg::Error& e) {
+        if (e.connection_lost() || !ctx.db.connected()) lost = std::current_exception();
+        else failures.push_back(fmt::format("{}: {}{}", recipient, e.what(),
+                                            e.sqlstate().empty() ? "" : " (SQLSTATE " + e.sqlstate() + ")"));
+      } catch (const LeaseLost&) {
+        lost = std::current_exception();
+      } catch (const std::exception& e) {
+        failures.push_back(fmt::format("{}: {}", recipient, e.what()));
+      }
+      if (lost) std::rethrow_exception(lost);
       if (!file.empty()) written.push_back(file);
+    }
+    if (!failures.empty()) {
+      std::string all;
+      for (const auto& f : failures) all += (all.empty() ? "" : "; ") + f;
+      throw FileError(fmt::format("{} of {} recipients not exported ({} files written): {}", failures.size(),
+                                  recipients.size(), written.size(), all));
     }
     outcome.detail = fmt::format("{} rows in {} files in {}", outcome.rows, written.size(), dir);
     for (const auto& f : written) outcome.detail += " " + f;
@@ -93,10 +135,11 @@ class ExportJob final : public Job {
     std::string failure;
     std::string manifest;
     std::optional<ExportFile> plain;
+    bool in_transaction = false;  // stream_lines' transaction is open (to roll back on failure)
     try {
       // Encrypted exports never put the plain text under a name that could be taken for the file.
       plain.emplace(dir, key ? file_name + ".plain" : file_name);
-      std::int64_t lines = co_await stream_lines(ctx, id, *plain);
+      std::int64_t lines = co_await stream_lines(ctx, id, *plain, in_transaction);
       plain->finish_writing();
       std::string sha = plain->sha256_hex();
       if (key) {
@@ -112,7 +155,10 @@ class ExportJob final : public Job {
     if (!failure.empty()) {
       if (ctx.db.connected()) {
         try {
-          co_await ctx.sql("ROLLBACK");
+          // Only inside stream_lines' transaction: a failure after its COMMIT (fsync, gpg,
+          // export_finish) has none to roll back.
+          if (in_transaction) co_await ctx.sql("ROLLBACK");
+          in_transaction = false;
           co_await ctx.sql("SELECT outreach.export_abandon($1, $2)", id, failure);
         } catch (const std::exception& e) {
           log::warning("export: could not record the abandoned export {}: {}", id, e.what());
@@ -122,18 +168,29 @@ class ExportJob final : public Job {
       throw FileError(fmt::format("export of {} failed (export {} abandoned, ledger unchanged): {}", recipient, id,
                                   failure));
     }
-    // Committed: the ledger says it was sent. Now make the file and its manifest visible.
-    if (key) ExportFile::commit_existing(dir, file_name);
-    else plain->commit();
-    ExportFile::write_atomically(dir, file_name + ".manifest.json", manifest + "\n");
+    // Committed: the ledger says it was sent. The complete file stays (hidden) whatever happens
+    // now; the manifest goes in place first, then the file, so that a visible file always has
+    // its manifest. A failure from here on is completed by the next run (repair).
+    if (!key) plain->keep();
+    try {
+      ExportFile::write_atomically(dir, file_name + ".manifest.json", manifest + "\n");
+      ExportFile::commit_existing(dir, file_name);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!failure.empty())
+      throw FileError(fmt::format("export {} of {} is finished (ledger written) but {} could not be put in place: {}; "
+                                  "the next run puts it in place",
+                                  id, recipient, file_name, failure));
     rows_total += staged;
     log::info("export: {} written: {} ({} rows)", recipient, file_name, staged);
     co_return file_name;
   }
 
   // Streams the export's records through a cursor (bounded memory), renewing the lease.
-  awaitable<std::int64_t> stream_lines(JobContext& ctx, const std::string& id, ExportFile& out) {
+  awaitable<std::int64_t> stream_lines(JobContext& ctx, const std::string& id, ExportFile& out, bool& in_transaction) {
     co_await ctx.sql("BEGIN");
+    in_transaction = true;
     co_await ctx.sql("DECLARE outreach_export NO SCROLL CURSOR FOR SELECT l FROM outreach.export_lines($1) AS l", id);
     std::int64_t lines = 0;
     for (;;) {
@@ -147,6 +204,7 @@ class ExportJob final : public Job {
       co_await ctx.hold();
     }
     co_await ctx.sql("COMMIT");
+    in_transaction = false;
     co_return lines;
   }
 
@@ -162,12 +220,14 @@ class ExportJob final : public Job {
       const std::string sha(finished.text(i, 1));
       const std::string final_path = dir + "/" + name;
       const std::string temp = dir + "/" + ExportFile::temporary_name(name);
-      if (!exists(final_path) && exists(temp) && ExportFile::sha256_of_file(temp) == sha) {
+      const bool in_place = exists(final_path);
+      const bool waiting = !in_place && exists(temp) && ExportFile::sha256_of_file(temp) == sha;
+      if ((in_place || waiting) && !exists(final_path + ".manifest.json"))  // the manifest first, as export_one
+        ExportFile::write_atomically(dir, name + ".manifest.json", std::string(finished.text(i, 2)) + "\n");
+      if (waiting) {
         ExportFile::commit_existing(dir, name);
         log::info("export: completed {} (renamed after an interruption)", name);
       }
-      if (exists(final_path) && !exists(final_path + ".manifest.json"))
-        ExportFile::write_atomically(dir, name + ".manifest.json", std::string(finished.text(i, 2)) + "\n");
       keep.insert(ExportFile::temporary_name(name));
     }
     if (DIR* d = ::opendir(dir.c_str())) {

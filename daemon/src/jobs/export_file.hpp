@@ -23,6 +23,7 @@ class ExportFile {
   void finish_writing();           // flush, fsync, close; the hash is then final
   std::string sha256_hex() const;  // of everything written
   void commit();                   // rename into place, fsync the directory
+  void keep() { committed_ = true; }  // leave the temporary file (for commit_existing, or the next run)
   const std::string& temporary_path() const { return temp_; }
   const std::string& final_path() const { return final_; }
 

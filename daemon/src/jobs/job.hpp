@@ -33,6 +33,10 @@ struct JobContext {
 
   // Renews the lease; inside a transaction this also fences out a second daemon until commit.
   awaitable<void> hold();
+  // Opens this run's entry in the job history (job_run) now, unless it is open already. Jobs
+  // that leave no history when idle call it as soon as they have work, so that a run killed
+  // in the middle still shows in the history (as interrupted, closed by the next run).
+  awaitable<void> open_history();
   awaitable<pg::Result> sql(std::string text, std::vector<pg::Param> params);
   // ctx.sql("SELECT f($1, $2)", a, b). The parameter list is built here, in a plain function:
   // GCC 12 miscompiles a braced initializer list inside a co_await expression.

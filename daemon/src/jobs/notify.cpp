@@ -108,6 +108,7 @@ class NotifyJob final : public Job {
       auto rows = co_await ctx.sql("SELECT controller_id, delivery_id, controller_code, kind, target, idempotency_key, "
                                    "attempts, subject, message, payload FROM outreach.claim_deliveries($1, $2, $3)", ctx.rt.holder, cfg.batch_size, claim_seconds);
       if (rows.rows() == 0) break;
+      co_await ctx.open_history();
       std::vector<Claimed> batch(rows.rows());
       for (int i = 0; i < rows.rows(); ++i) {
         auto& d = batch[i];

@@ -79,6 +79,7 @@ class DeleteJob final : public Job {
       idle.detail = "nothing confirmed for deletion";
       co_return idle;
     }
+    co_await ctx.open_history();
     co_await ctx.sql("SELECT outreach.close_interrupted_retention_runs('delete')");
     auto started = co_await ctx.sql("SELECT outreach.start_deletion_run()");
     const std::string run = std::string(started.scalar());

@@ -16,6 +16,12 @@ awaitable<void> JobContext::hold() {
   if (!r.boolean(0, 0)) throw LeaseLost();
 }
 
+awaitable<void> JobContext::open_history() {
+  if (run_id != 0) co_return;
+  auto started_run = co_await sql("SELECT outreach.job_run_start($1, $2)", job, rt.holder);
+  run_id = started_run.int64(0, 0);
+}
+
 awaitable<pg::Result> JobContext::sql(std::string text, std::vector<pg::Param> params) {
   co_return co_await db.query(text, params, std::chrono::seconds(rt.config.database.statement_timeout_seconds + 30));
 }
@@ -79,13 +85,16 @@ awaitable<bool> JobRunner::ensure_connected() {
     problem = e.what();
   }
   if (problem.empty()) {
-    if (connect_failures_ > 0) {
+    // A reconnect: after failed attempts, or after a connection that was lost (an idle job
+    // notices a server restart only at its next run, and then reconnects at the first try).
+    if (connect_failures_ > 0 || ever_connected_) {
       ++rt_.metrics.reconnects;
       log::info("{}: reconnected to {}", name_, db_.describe());
     } else {
       log::debug("{}: connected to {}", name_, db_.describe());
     }
     connect_failures_ = 0;
+    ever_connected_ = true;
     co_return true;
   }
   ++connect_failures_;
@@ -151,6 +160,17 @@ awaitable<JobRunner::Attempt> JobRunner::attempt(const JobOptions& options) {
   }
   rt_.metrics.job_runs[{name_, "failed"}]++;
   log::error("{}: failed: {}", name_, why);
+  // A job that failed inside a transaction (a statement timeout in the sweep's prepare step, the
+  // lease lost between its statements) must not leave it open: the session would sit idle in a
+  // (possibly aborted) transaction holding its locks, and every later statement would fail.
+  if (db_.in_transaction()) {
+    const std::vector<pg::Param> no_params;
+    try {
+      co_await db_.query("ROLLBACK", no_params, std::chrono::seconds(10));
+    } catch (const std::exception& e) {
+      log::warning("{}: could not roll back after the failure: {}", name_, e.what());
+    }
+  }
   if (ctx.run_id != 0) {
     try {
       co_await ctx.sql("SELECT outreach.job_run_finish($1, 'failed', $2)", ctx.run_id, why);

@@ -43,6 +43,7 @@ class JobRunner {
   asio::steady_timer wake_timer_;
   bool woken_ = false;
   int connect_failures_ = 0;
+  bool ever_connected_ = false;  // connecting again is a reconnect
   std::optional<Clock::time_point> next_due_;  // when the last run said more work falls due (a retry)
 };
 

@@ -67,6 +67,8 @@ class Connection {
   awaitable<void> wait_for_notifications(Clock::duration timeout);
 
   bool connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+  // True while a transaction is open on the connection, an aborted one included.
+  bool in_transaction() const { return connected() && PQtransactionStatus(conn_) != PQTRANS_IDLE; }
   void close();
   std::string describe() const;  // "host:port/db as user", never the password
 

@@ -238,6 +238,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET DateStyle = 'ISO, YMD'
 SET jit = off   -- (the staging statement's estimate is far above jit_above_cost; compiling does not pay)
+-- Staging is one set-based statement over every participant. With stale statistics (a bulk
+-- update not yet analysed) the planner took the previous-disclosure subquery for one row and
+-- rescanned it per participant until the statement timeout; hash and merge joins only.
+SET enable_nestloop = off
 AS $$
 #variable_conflict use_column
 DECLARE
