@@ -215,6 +215,27 @@ awaitable<void> JobRunner::loop() {
     if ((pending || woken_) && Clock::now() >= retry_at) {
       const bool up = co_await ensure_connected();
       if (!up) continue;
+      if (!history_checked_) {
+        // A slot that some daemon's run already covered (this one before a restart, or
+        // another) is not run again: the schedule starts after the last successful run.
+        history_checked_ = true;
+        std::optional<std::int64_t> last;
+        try {
+          const std::vector<pg::Param> job_param{name_};
+          auto r = co_await db_.query(
+              "SELECT extract(epoch FROM max(started_at))::bigint FROM outreach.job_run "
+              "WHERE job = $1 AND status = 'succeeded'",
+              job_param, std::chrono::seconds(30));
+          if (!r.is_null(0, 0)) last = r.int64(0, 0);
+        } catch (const pg::Error& e) {
+          log::warning("{}: cannot read the job history ({}); the schedule starts from now", name_, e.what());
+        }
+        if (last) {
+          schedule->ran(*last);
+          if (pending && *pending <= *last) pending.reset();
+        }
+        if (!pending && !woken_) continue;
+      }
       const bool was_woken = woken_;
       woken_ = false;
       next_due_.reset();

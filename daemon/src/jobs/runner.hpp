@@ -43,6 +43,7 @@ class JobRunner {
   asio::steady_timer wake_timer_;
   bool woken_ = false;
   int connect_failures_ = 0;
+  bool history_checked_ = false;  // the last successful run (job_run) read once after start-up
   bool ever_connected_ = false;  // connecting again is a reconnect
   std::optional<Clock::time_point> next_due_;  // when the last run said more work falls due (a retry)
 };

@@ -169,3 +169,17 @@ AS $$ SELECT count(*) FROM outreach.participant p WHERE p.retention_status = 'de
 COMMENT ON FUNCTION outreach.deletions_pending() IS 'how many participants are confirmed for deletion and not yet deleted';
 REVOKE EXECUTE ON FUNCTION outreach.deletions_pending() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outreach.deletions_pending() TO outreach_daemon;
+
+-- 0.3.0's retention_run_finish() read "error" in its CASE as the table's column (NULL while a
+-- run is running), not as its parameter: a run finished with an error (a sweep stopped by
+-- SIGTERM, a deletion run that failed) was recorded as 'finished'. Qualified here.
+CREATE OR REPLACE FUNCTION outreach.retention_run_finish(run_id bigint, error text DEFAULT NULL) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  UPDATE outreach.retention_run r
+  SET finished_at = clock_timestamp(),
+      status = CASE WHEN retention_run_finish.error IS NULL THEN 'finished' ELSE 'failed' END,
+      error = retention_run_finish.error
+  WHERE r.run_id = retention_run_finish.run_id AND r.status = 'running'
+$$;
