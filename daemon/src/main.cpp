@@ -15,10 +15,8 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 namespace outreachd {
 namespace {
@@ -152,16 +150,12 @@ int webhook_secret(const Config& c, const std::string& code) {
     std::fprintf(stderr, "outreachd: webhook.secret_file is not set in the configuration\n");
     return 2;
   }
-  std::ifstream in(c.webhook.secret_file, std::ios::binary);
-  if (!in) {
+  auto key = read_master_key_file(c.webhook.secret_file);
+  if (!key) {
     std::fprintf(stderr, "outreachd: cannot read %s\n", c.webhook.secret_file.c_str());
     return 1;
   }
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string key = content.str();
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
-  std::printf("%s\n", member_webhook_secret(key, code).c_str());
+  std::printf("%s\n", member_webhook_secret(*key, code).c_str());
   return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace outreachd {
@@ -29,6 +31,16 @@ std::string member_webhook_secret(std::string_view master_key, std::string_view 
 
 std::string webhook_signature(std::string_view member_secret, std::string_view body) {
   return "sha256=" + hmac_sha256_hex(member_secret, body);
+}
+
+std::optional<std::string> read_master_key_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream content;
+  content << in.rdbuf();
+  std::string key = content.str();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  return key;
 }
 
 }  // namespace outreachd

@@ -11,8 +11,6 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 
 namespace outreachd {
 namespace {
@@ -35,12 +33,9 @@ std::string read_master_key(const std::string& path) {
     log::error("webhook.secret_file {} is readable by others: fix its mode (chmod 600)", path);
     return {};
   }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  std::string key = content.str();
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
-  return key;
+  auto key = read_master_key_file(path);
+  if (!key) log::error("webhook.secret_file {} cannot be read", path);
+  return key.value_or(std::string());
 }
 
 // (Messages are built as named objects, not temporaries inside co_await: GCC 12 destroys some
