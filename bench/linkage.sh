@@ -101,7 +101,7 @@ FROM outreach.participant p LEFT JOIN outreach.institution i ON i.institution_id
 ORDER BY p.controller_id, p.participant_id"
 
 run_export() {  # prints: total begin lines finish rows
-  q -c "TRUNCATE outreach.disclosure" >/dev/null   # so that everyone is sent again (nothing unchanged)
+  q -c "TRUNCATE outreach.disclosure_block" >/dev/null   # so that everyone is sent again (nothing unchanged)
   rm -f "$work/export.csv"
   local out
   out=$(q <<SQL

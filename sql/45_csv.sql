@@ -108,3 +108,31 @@ DROP ROLE regress_csv_user;
 SET search_path TO '';
 SELECT count(*) FROM outreach.csv_records('\x610a'::bytea);
 RESET search_path;
+
+-- export_line: one export record from column specs (the same bytes csv_record makes).
+SET DateStyle = ISO;
+SELECT outreach.export_line('{text,trim,date:DD/MM/YYYY,date:YYYYMMDD,code:f=F;female=F;m=M;*=U,text,text}'::text[],
+                            'ref,1', '  Anne "Nan"  ', DATE '2008-02-09', DATE '2008-02-09', ' FEMALE ', 100123, NULL::text) AS line;
+SELECT outreach.export_line('{code:f=F;*=U}'::text[], NULL::text) AS null_is_otherwise,
+       outreach.export_line('{code:f=F}'::text[], 'x') AS unmatched_is_empty,
+       outreach.export_line(ARRAY['code:a\=b=1\;2'], 'a=b') AS escaped_code,
+       outreach.export_line('{date:DD-MM-YYYY,date:YYYY-MM-DD}'::text[], DATE '1999-12-31', DATE '1999-12-31') AS dates,
+       outreach.export_line('{text}'::text[], ''::text) AS one_empty_field;
+-- The same record as csv_record() of the formatted fields, for awkward values.
+SELECT outreach.export_line('{text,trim,text}'::text[], v, v, v) = outreach.csv_record(ARRAY[v, btrim(v), v]) AS same
+FROM (VALUES ('a,b'), (' lead'), ('quote"d'), (E'line\nbreak'), (E'\uFEFFbom'), ('')) AS t(v);
+-- Bad specs and values: 22023 / 42804, naming the problem.
+\set VERBOSITY terse
+SELECT outreach.export_line('{text,text}'::text[], 'only one'::text);
+SELECT outreach.export_line('{date:MM/DD/YYYY}'::text[], DATE '2000-01-01');
+SELECT outreach.export_line('{shout}'::text[], 'x'::text);
+SELECT outreach.export_line('{date:YYYY-MM-DD}'::text[], 'not a date'::text);
+SELECT outreach.export_line('{trim}'::text[], 42);
+SELECT outreach.export_line('{text}'::text[], VARIADIC ARRAY['x']);
+SELECT outreach.export_line('{code:novalue}'::text[], 'x'::text);
+\set VERBOSITY default
+-- recipient_reference is pseudonymise of the reference's identifiers, for any ids.
+SELECT count(*) FILTER (WHERE outreach.recipient_reference(c, p, 'recipient:ucas')
+                              = outreach.pseudonymise('c' || c, 'p' || p, DATE '1900-01-01', 'GIR 0AA', 'recipient:ucas')::text) AS same,
+       count(*) AS of
+FROM (VALUES (1, 1::bigint), (-5, 77), (100, 4096), (2147483647, 9223372036854775807), (0, -1)) AS v(c, p);

@@ -18,7 +18,7 @@ BEGIN
   DELETE FROM outreach.delivery_attempt WHERE controller_id = ANY (ids);
   DELETE FROM outreach.notice_delivery WHERE controller_id = ANY (ids);
   DELETE FROM outreach.notification_channel WHERE controller_id = ANY (ids);
-  DELETE FROM outreach.disclosure WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.disclosure_block WHERE controller_id = ANY (ids);
   DELETE FROM outreach.outcome WHERE controller_id = ANY (ids);
   DELETE FROM outreach.attendance WHERE controller_id = ANY (ids);
   DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
@@ -32,7 +32,7 @@ BEGIN
   DELETE FROM outreach.outcome_import WHERE recipient LIKE 'regress\_%' OR recipient IN ('dfe', 'esfa', 'hesa', 'ucas');
   DELETE FROM outreach.export WHERE recipient LIKE 'regress\_%' OR recipient IN ('dfe', 'esfa', 'hesa', 'ucas');
   UPDATE outreach.export SET status = 'abandoned', finished_at = now(), error = 'regress cleanup' WHERE status = 'building';
-  TRUNCATE outreach.export_row;
+  TRUNCATE outreach.export_chunk;
   FOR r IN SELECT rolname FROM pg_catalog.pg_roles
            WHERE rolname LIKE 'regress\_lk\_%' OR rolname LIKE 'outreach\_regress\_lk\_%' ORDER BY 1 LOOP
     EXECUTE pg_catalog.format('DROP ROLE %I', r.rolname);

@@ -160,7 +160,7 @@ fi
 q "INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode, sex)
    SELECT lk.member('lka'), 'k-' || i, 'Kim', 'Killtest' || i, lk.dob(0) + (i % 180), 'SW1A 1AA', 'M'
    FROM generate_series(1, $BIG) AS i;
-   ANALYZE outreach.participant; ANALYZE outreach.disclosure" >/dev/null || { dt_fail "set-up: $BIG participants"; exit 1; }
+   ANALYZE outreach.participant; ANALYZE outreach.disclosure_block" >/dev/null || { dt_fail "set-up: $BIG participants"; exit 1; }
 # Who each recipient must have received in the end (by how the records were made).
 declare -A ELIGIBLE=(
   [dfe]=$(q "SELECT count(*) FROM outreach.participant WHERE external_ref ~ '^[fuk]-'")
@@ -188,7 +188,7 @@ for trial in $(seq 0 $((TRIALS - 1))); do
   dir="$DT_WORK/kill-$trial"
   mkdir -p "$dir"
   if [ "$trial" -ge 4 ]; then  # (test-only reset: the recipient has had everyone already)
-    q "DELETE FROM outreach.disclosure WHERE recipient = '$r'; ANALYZE outreach.disclosure" >/dev/null
+    q "DELETE FROM outreach.disclosure_block WHERE recipient = '$r'; ANALYZE outreach.disclosure_block" >/dev/null
   fi
   first=$(q "SELECT coalesce(max(export_id), 0) FROM outreach.export")
   dt_daemon_start "kill$trial" "$LK_CONFIG" run-once export --recipient "$r" --output-dir "$dir"

@@ -376,3 +376,19 @@ TEST(PseudoIdCompare, EqualIdsCompareEqual) {
 	EXPECT_EQ(ps::compare(id, id), 0);
 	EXPECT_EQ(ps::compare(id, ps::from_text(ps::to_text(id))), 0);
 }
+
+// The per-recipient reference's message is message() of "c<id>", "p<id>", 1900-01-01, GIR 0AA.
+TEST(ReferenceMessage, SameAsTheGeneralMessage) {
+	using ps::CivilDate;
+	const std::int64_t controllers[] = {0, 1, 7, 42, 100, -5, 2147483647, -2147483647 - 1};
+	const std::int64_t participants[] = {0, 1, 12, 999999, 4096, -3, 9223372036854775807LL, -9223372036854775807LL - 1};
+	std::string fast;
+	for (std::int64_t c : controllers)
+		for (std::int64_t p : participants) {
+			const std::string first = "c" + std::to_string(c), last = "p" + std::to_string(p);
+			const auto general = ps::message(Identifiers{first, last, CivilDate{1900, 1, 1}, "GIR 0AA"});
+			ASSERT_TRUE(general.has_value());
+			ps::reference_message_into(c, p, fast);
+			EXPECT_EQ(*general, fast) << c << " " << p;
+		}
+}

@@ -105,6 +105,32 @@ std::optional<std::string> message(const Identifiers &ids) {
 	return msg;
 }
 
+namespace {
+void append_magnitude(std::string &out, std::int64_t v) {
+	// The digits of |v| (a minus sign is not a letter or digit: normalisation drops it).
+	std::uint64_t m = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+	char buf[24];
+	int n = 0;
+	do {
+		buf[n++] = static_cast<char>('0' + m % 10);
+		m /= 10;
+	} while (m != 0);
+	while (n > 0)
+		out.push_back(buf[--n]);
+}
+}  // namespace
+
+void reference_message_into(std::int64_t controller_id, std::int64_t participant_id, std::string &out) {
+	out.clear();
+	out.push_back('c');
+	append_magnitude(out, controller_id);
+	out.push_back(separator);
+	out.push_back('p');
+	append_magnitude(out, participant_id);
+	const char tail[] = {separator, '1', '9', '0', '0', '-', '0', '1', '-', '0', '1', separator, 'G', 'I', 'R', '0', 'A', 'A'};
+	out.append(tail, sizeof tail);
+}
+
 PseudoId sign(const keys::KeyRing::Signer &signer, std::string_view msg) {
 	const crypto::Digest full = signer.mac->digest(msg);
 	PseudoId id;

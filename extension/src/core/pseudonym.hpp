@@ -39,6 +39,12 @@ bool message_into(const Identifiers &ids, std::string &out);
 
 PseudoId sign(const keys::KeyRing::Signer &signer, std::string_view message);
 
+// The message of a participant's per-recipient reference in linkage files: what message() makes
+// of first name "c<controller_id>", last name "p<participant_id>", 1900-01-01 and GIR 0AA,
+// written directly (names of ASCII letters and digits normalise to themselves, lower-cased,
+// a minus sign dropped).
+void reference_message_into(std::int64_t controller_id, std::int64_t participant_id, std::string &out);
+
 // Pseudonymise with the newest key of the scope (nullopt: an identifier is missing).
 std::optional<PseudoId> pseudonymise(const keys::KeyRing &ring, std::string_view scope, const Identifiers &ids);
 
