@@ -129,12 +129,11 @@ BEGIN
   -- A change to a participant staged in an export being finished: export_finish waits for this
   -- transaction (and then compares what it staged), or this statement waits for it (and then
   -- sees the ledger rows).
-  PERFORM 1 FROM outreach.export e WHERE e.status = 'building' FOR SHARE;
-  IF FOUND THEN
-    INSERT INTO outreach.export_touch (export_id, controller_id, participant_id)
-    SELECT e.export_id, NEW.controller_id, NEW.participant_id FROM outreach.export e WHERE e.status = 'building'
-    ON CONFLICT DO NOTHING;
-  END IF;
+  -- (recorded for each building export, whose row this locks in share mode)
+  INSERT INTO outreach.export_touch (export_id, controller_id, participant_id)
+  SELECT e.export_id, NEW.controller_id, NEW.participant_id FROM outreach.export e WHERE e.status = 'building'
+  FOR SHARE OF e
+  ON CONFLICT DO NOTHING;
   WITH sent AS (
     -- the latest export to each recipient that sent them
     SELECT DISTINCT ON (b.recipient) b.recipient, b.export_id, b.participant_references[k.i] AS reference
@@ -166,12 +165,11 @@ AS $$
 DECLARE
   n int;
 BEGIN
-  PERFORM 1 FROM outreach.export e WHERE e.status = 'building' FOR SHARE;
-  IF FOUND THEN
-    INSERT INTO outreach.export_touch (export_id, controller_id, participant_id)
-    SELECT e.export_id, o.controller_id, o.participant_id FROM outreach.export e, old_rows o WHERE e.status = 'building'
-    ON CONFLICT DO NOTHING;
-  END IF;
+  -- (recorded for each building export, whose row this locks in share mode)
+  INSERT INTO outreach.export_touch (export_id, controller_id, participant_id)
+  SELECT e.export_id, o.controller_id, o.participant_id FROM outreach.export e, old_rows o WHERE e.status = 'building'
+  FOR SHARE OF e
+  ON CONFLICT DO NOTHING;
   -- An outcome import in progress finishes first (it may be storing outcomes of these people).
   PERFORM pg_advisory_xact_lock_shared(outreach.outcome_lock_key(), 1);
   DELETE FROM outreach.outcome o USING old_rows d

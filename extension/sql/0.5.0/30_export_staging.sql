@@ -202,6 +202,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  DELETE FROM outreach.export_touch t WHERE t.export_id = export_clear_staging.export_id;
   IF NOT EXISTS (SELECT 1 FROM outreach.export e
                  WHERE e.status = 'building' AND e.export_id <> export_clear_staging.export_id) THEN
     -- Waits for a begin in progress (it holds a lock on the table while it stages); then looks again.
@@ -209,12 +210,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM outreach.export e
                    WHERE e.status = 'building' AND e.export_id <> export_clear_staging.export_id) THEN
       TRUNCATE outreach.export_chunk;
-      DELETE FROM outreach.export_touch t WHERE t.export_id = export_clear_staging.export_id;
       RETURN;
     END IF;
   END IF;
   DELETE FROM outreach.export_chunk s WHERE s.export_id = export_clear_staging.export_id;
-  DELETE FROM outreach.export_touch t WHERE t.export_id = export_clear_staging.export_id;
 END
 $$;
 
@@ -344,8 +343,6 @@ CREATE OR REPLACE FUNCTION outreach.export_changed_since_staging(export_id bigin
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET DateStyle = 'ISO, YMD'
-SET enable_nestloop = off
-SET work_mem = '256MB'
 AS $$
 DECLARE
   e outreach.export;
@@ -361,7 +358,6 @@ BEGIN
   IF cids IS NULL THEN
     RETURN 0;
   END IF;
-  PERFORM set_config('enable_nestloop', 'on', true);
   EXECUTE format($sql$
     INSERT INTO outreach.recipient_followup (controller_id, participant_id, recipient, kind, reference, export_id, fields)
     SELECT s.controller_id, s.participant_id, %L, k.kind, s.reference, %s, k.fields

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "arrays.hpp"
 #include "boundary.hpp"
 
 extern "C" {
@@ -46,32 +47,6 @@ std::string_view bytea_arg(FunctionCallInfo fcinfo, int n) {
 	const Datum d = PG_GETARG_DATUM(n);
 	auto *v = guard([&] { return pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(d))); });
 	return std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
-}
-
-// A one-dimensional text[] (lower bound 1, no NULLs) of the fields, built in one allocation:
-// what construct_array() makes, without a text datum per field first. Plain C-style code, for
-// guard().
-ArrayType *text_array(const std::vector<std::string> &fields) {
-	const int n = static_cast<int>(fields.size());
-	if (n == 0)
-		return construct_empty_array(TEXTOID);
-	Size bytes = ARR_OVERHEAD_NONULLS(1);
-	for (const std::string &f : fields)
-		bytes += INTALIGN(VARHDRSZ + f.size());
-	auto *array = static_cast<ArrayType *>(palloc0(bytes));  // zeroed: alignment padding included
-	SET_VARSIZE(array, bytes);
-	array->ndim = 1;
-	array->dataoffset = 0;
-	array->elemtype = TEXTOID;
-	ARR_DIMS(array)[0] = n;
-	ARR_LBOUND(array)[0] = 1;
-	char *p = ARR_DATA_PTR(array);
-	for (const std::string &f : fields) {
-		SET_VARSIZE(p, VARHDRSZ + f.size());
-		memcpy(VARDATA(p), f.data(), f.size());
-		p += INTALIGN(VARHDRSZ + f.size());
-	}
-	return array;
 }
 
 }  // namespace
@@ -135,7 +110,8 @@ OUTREACH_FUNCTION(csv_records) {
 			bool isnull[4] = {false, false, false, false};
 			values[0] = Int32GetDatum(rec.line_no);
 			if (rec.ok()) {
-				values[1] = PointerGetDatum(text_array(rec.fields));
+				values[1] = PointerGetDatum(outreach::pg::text_array(
+					rec.fields.size(), [&](std::size_t i) { return std::string_view(rec.fields[i]); }));
 				values[2] = (Datum)0;
 				isnull[2] = true;
 			} else {

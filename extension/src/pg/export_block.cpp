@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "arrays.hpp"
 #include "boundary.hpp"
 
 extern "C" {
@@ -48,47 +49,6 @@ struct Block {
 };
 
 void destroy_block(void *arg) { static_cast<Block *>(arg)->~Block(); }
-
-// A one-dimensional text[] of the given slices of text, built in one allocation.
-ArrayType *text_array(const std::string &text, const std::vector<Record> &records, const std::vector<std::size_t> &order,
-                      bool lines) {
-	Size bytes = ARR_OVERHEAD_NONULLS(1);
-	for (std::size_t i : order)
-		bytes += INTALIGN(VARHDRSZ + (lines ? records[i].line_len : records[i].reference_len));
-	auto *array = static_cast<ArrayType *>(guard([&] { return palloc0(bytes); }));
-	SET_VARSIZE(array, bytes);
-	array->ndim = 1;
-	array->dataoffset = 0;
-	array->elemtype = TEXTOID;
-	ARR_DIMS(array)[0] = static_cast<int>(order.size());
-	ARR_LBOUND(array)[0] = 1;
-	char *p = ARR_DATA_PTR(array);
-	for (std::size_t i : order) {
-		const std::size_t at = lines ? records[i].line_at : records[i].reference_at;
-		const std::size_t len = lines ? records[i].line_len : records[i].reference_len;
-		SET_VARSIZE(p, VARHDRSZ + len);
-		memcpy(VARDATA(p), text.data() + at, len);
-		p += INTALIGN(VARHDRSZ + len);
-	}
-	return array;
-}
-
-// A one-dimensional array of a fixed-size, pass-by-value type (int4, int8, xid), no NULLs.
-template <typename T, typename Get>
-ArrayType *value_array(Oid type, const std::vector<std::size_t> &order, Get get) {
-	const Size bytes = ARR_OVERHEAD_NONULLS(1) + sizeof(T) * order.size();
-	auto *array = static_cast<ArrayType *>(guard([&] { return palloc0(bytes); }));
-	SET_VARSIZE(array, bytes);
-	array->ndim = 1;
-	array->dataoffset = 0;
-	array->elemtype = type;
-	ARR_DIMS(array)[0] = static_cast<int>(order.size());
-	ARR_LBOUND(array)[0] = 1;
-	T *out = reinterpret_cast<T *>(ARR_DATA_PTR(array));
-	for (std::size_t i : order)
-		*out++ = get(i);
-	return array;
-}
 
 }  // namespace
 
@@ -133,13 +93,26 @@ OUTREACH_FUNCTION(export_block_final) {
 	TupleDesc desc = nullptr;
 	if (guard([&] { return get_call_result_type(fcinfo, nullptr, &desc); }) != TYPEFUNC_COMPOSITE || desc->natts != 6)
 		throw outreach::Error(outreach::sqlstate::internal_error, "export_block_final must return export_block_data");
+	const std::size_t n = order.size();
+	auto reference = [&](std::size_t k) {
+		const Record &r = rec[order[k]];
+		return std::string_view(block.text).substr(r.reference_at, r.reference_len);
+	};
+	auto line = [&](std::size_t k) {
+		const Record &r = rec[order[k]];
+		return std::string_view(block.text).substr(r.line_at, r.line_len);
+	};
 	Datum values[6];
 	bool nulls[6] = {false, false, false, false, false, false};
-	values[0] = PointerGetDatum(value_array<std::int64_t>(INT8OID, order, [&](std::size_t i) { return rec[i].participant_id; }));
-	values[1] = PointerGetDatum(value_array<std::int32_t>(INT4OID, order, [&](std::size_t i) { return rec[i].cohort_year; }));
-	values[2] = PointerGetDatum(value_array<std::uint32_t>(XIDOID, order, [&](std::size_t i) { return rec[i].src_xmin; }));
-	values[3] = PointerGetDatum(text_array(block.text, rec, order, false));
-	values[4] = PointerGetDatum(value_array<std::int64_t>(INT8OID, order, [&](std::size_t i) { return rec[i].content_hash; }));
-	values[5] = PointerGetDatum(text_array(block.text, rec, order, true));
+	guard([&] {
+		using outreach::pg::text_array;
+		using outreach::pg::value_array;
+		values[0] = PointerGetDatum(value_array<int64>(INT8OID, n, [&](std::size_t k) { return rec[order[k]].participant_id; }));
+		values[1] = PointerGetDatum(value_array<int32>(INT4OID, n, [&](std::size_t k) { return rec[order[k]].cohort_year; }));
+		values[2] = PointerGetDatum(value_array<TransactionId>(XIDOID, n, [&](std::size_t k) { return rec[order[k]].src_xmin; }));
+		values[3] = PointerGetDatum(text_array(n, reference));
+		values[4] = PointerGetDatum(value_array<int64>(INT8OID, n, [&](std::size_t k) { return rec[order[k]].content_hash; }));
+		values[5] = PointerGetDatum(text_array(n, line));
+	});
 	return guard([&] { return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)); });
 }

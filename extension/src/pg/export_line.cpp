@@ -61,6 +61,10 @@ const char *type_name(Oid type) {
 }
 
 Parsed parse(FunctionCallInfo fcinfo) {
+	// (the call's shape, fixed for the expression: checked once with the specs)
+	if (guard([&] { return get_fn_expr_variadic(fcinfo->flinfo); }))
+		throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
+		                      "export_line: pass the values as separate arguments, not as a VARIADIC array");
 	if (PG_ARGISNULL(0))
 		throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "export_line: spec must not be NULL");
 	ArrayType *spec = guard([&] { return PG_GETARG_ARRAYTYPE_P(0); });
@@ -109,10 +113,11 @@ const Parsed &parsed_for(FunctionCallInfo fcinfo, Parsed &scratch) {
 	}
 	auto *cache = static_cast<Cache *>(
 		guard([&] { return MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(Cache)); }));
-	cache->parsed = new Parsed(std::move(p));
+	// The callback first (deleting nullptr is harmless): the Parsed is then never unowned.
 	cache->callback.func = free_cache;
 	cache->callback.arg = cache;
 	guard([&] { MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, &cache->callback); });
+	cache->parsed = new Parsed(std::move(p));
 	fcinfo->flinfo->fn_extra = cache;
 	return *cache->parsed;
 }
@@ -127,9 +132,6 @@ constexpr std::size_t kept_line_bytes = 64 * 1024;
 
 // export_line(spec text[], VARIADIC values "any") RETURNS text
 OUTREACH_FUNCTION(export_line) {
-	if (guard([&] { return get_fn_expr_variadic(fcinfo->flinfo); }))
-		throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
-		                      "export_line: pass the values as separate arguments, not as a VARIADIC array");
 	Parsed scratch;
 	const Parsed &p = parsed_for(fcinfo, scratch);
 	const int n = static_cast<int>(p.columns.size());
