@@ -16,8 +16,9 @@ COMMENT ON FUNCTION outreach.recipient_reference(int, bigint, text) IS
 -- used by the export functions.
 REVOKE EXECUTE ON FUNCTION outreach.export_line(text[], "any"), outreach.recipient_reference(int, bigint, text) FROM PUBLIC;
 
--- The aggregate export_begin stages with: one member's block of records, as parallel arrays
--- sorted by participant id (extension/src/pg/export_block.cpp).
+-- The aggregate export_begin stages with: one member's block of records, those whose content
+-- hash differs from what was sent before, as parallel arrays sorted by participant id
+-- (extension/src/pg/export_block.cpp).
 CREATE TYPE outreach.export_block_data AS (
   participant_ids bigint[], cohort_years int[], src_xmins xid[], participant_references text[],
   content_hashes bigint[], lines text[]
@@ -30,7 +31,7 @@ CREATE AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text) (
   SFUNC = outreach.export_block_add, STYPE = internal, FINALFUNC = outreach.export_block_final
 );
 COMMENT ON AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text) IS
-  'the records of a block of an export being staged (participant id, cohort, row version, reference, hash, line), as arrays sorted by participant id';
+  'the records of a block of an export being staged (participant id, cohort, row version, reference, hash last sent, line) that changed since sent, as arrays sorted by participant id';
 REVOKE EXECUTE ON FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text),
   outreach.export_block_final(internal), outreach.export_block(bigint, int, xid, text, bigint, text) FROM PUBLIC;
 COMMENT ON FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text) IS

@@ -294,11 +294,11 @@ BEGIN
     SELECT %s, g.controller_id, g.block, (g.b).participant_ids, (g.b).cohort_years, (g.b).src_xmins,
            (g.b).participant_references, (g.b).content_hashes, (g.b).lines
     FROM (SELECT r.controller_id, (r.participant_id >> 12)::int AS block,
-                 outreach.export_block(r.participant_id, r.cohort_year, r.src_xmin, r.reference, r.content_hash, r.line) AS b
-          FROM (SELECT x.*, hashtextextended(x.line, 0) AS content_hash FROM (%s) AS x OFFSET 0) AS r
-          WHERE r.prev_hash IS DISTINCT FROM r.content_hash
+                 outreach.export_block(r.participant_id, r.cohort_year, r.src_xmin, r.reference, r.prev_hash, r.line) AS b
+          FROM (%s) AS r
           GROUP BY r.controller_id, (r.participant_id >> 12)::int
-          OFFSET 0) AS g$sql$,
+          OFFSET 0) AS g
+    WHERE g.b IS NOT NULL$sql$,
     new_id, outreach.export_render_sql(r.name, r.export_layout, as_of, true));
   SELECT coalesce(sum(cardinality(s.participant_ids)), 0) INTO n FROM outreach.export_chunk s WHERE s.export_id = new_id;
 

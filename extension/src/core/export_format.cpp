@@ -2,7 +2,6 @@
 
 #include "error.hpp"
 
-#include <cstdio>
 
 namespace outreach::export_format {
 
@@ -50,10 +49,22 @@ void append_2(std::string &out, int v) {
 	out.push_back(static_cast<char>('0' + v % 10));
 }
 
+// At least four digits, as to_char's YYYY (dates of birth are 1900-2100: no sign, no fifth digit
+// in practice, but written correctly if there is one). By hand: snprintf costs more than the rest
+// of a record's date.
 void append_year(std::string &out, int y) {
-	char buf[16];
-	const int n = std::snprintf(buf, sizeof buf, "%04d", y);
-	out.append(buf, static_cast<std::size_t>(n));
+	if (y < 0) {
+		out.push_back('-');
+		y = -y;
+	}
+	char buf[12];
+	int n = 0;
+	do {
+		buf[n++] = static_cast<char>('0' + y % 10);
+		y /= 10;
+	} while (y != 0 || n < 4);
+	while (n > 0)
+		out.push_back(buf[--n]);
 }
 
 char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }

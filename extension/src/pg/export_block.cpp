@@ -1,7 +1,9 @@
-// outreach.export_block(participant_id, cohort_year, src_xmin, reference, content_hash, line):
+// outreach.export_block(participant_id, cohort_year, src_xmin, reference, previous_hash, line):
 // the aggregate export_begin stages an export with. It collects the records of one member's
-// block of participant ids and returns them as the parallel arrays of an
-// outreach.export_block_data, sorted by participant id.
+// block of participant ids whose content hash (hashtextextended(line, 0)) differs from the hash
+// of what the recipient last received (previous_hash; NULL: never sent), and returns them as
+// the parallel arrays of an outreach.export_block_data, sorted by participant id (NULL when
+// none in the block changed).
 //
 // As SQL (sort a million records by member, block and participant, then six array_agg()s) this
 // was 0.7 s of a million-record export; here the groups are hashed and each block (at most
@@ -21,6 +23,7 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -66,12 +69,17 @@ OUTREACH_FUNCTION(export_block_add) {
 		block->callback.arg = block;
 		guard([&] { MemoryContextRegisterResetCallback(aggcontext, &block->callback); });
 	}
-	for (int i = 1; i <= 6; ++i)
+	for (int i : {1, 2, 3, 4, 6})
 		if (PG_ARGISNULL(i))
 			throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "export_block: a record has a NULL value");
-	const std::string_view reference = outreach::pg::text_arg(fcinfo, 4);
 	const std::string_view line = outreach::pg::text_arg(fcinfo, 6);
-	Record r{PG_GETARG_INT64(1), PG_GETARG_INT32(2), DatumGetTransactionId(PG_GETARG_DATUM(3)), PG_GETARG_INT64(5),
+	// hashtextextended(line, 0) of a deterministic collation: the hash the ledger keeps.
+	const auto hash = static_cast<std::int64_t>(DatumGetUInt64(
+		hash_any_extended(reinterpret_cast<const unsigned char *>(line.data()), static_cast<int>(line.size()), 0)));
+	if (!PG_ARGISNULL(5) && PG_GETARG_INT64(5) == hash)
+		PG_RETURN_POINTER(block);  // sent before as it is now
+	const std::string_view reference = outreach::pg::text_arg(fcinfo, 4);
+	Record r{PG_GETARG_INT64(1), PG_GETARG_INT32(2), DatumGetTransactionId(PG_GETARG_DATUM(3)), hash,
 	         block->text.size(), reference.size(), block->text.size() + reference.size(), line.size()};
 	block->text.append(reference);
 	block->text.append(line);
@@ -85,6 +93,8 @@ OUTREACH_FUNCTION(export_block_final) {
 		PG_RETURN_NULL();
 	const Block &block = *reinterpret_cast<Block *>(PG_GETARG_POINTER(0));
 	const std::vector<Record> &rec = block.records;
+	if (rec.empty())
+		PG_RETURN_NULL();
 	std::vector<std::size_t> order(rec.size());
 	std::iota(order.begin(), order.end(), std::size_t{0});
 	std::sort(order.begin(), order.end(),
