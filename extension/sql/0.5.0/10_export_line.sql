@@ -28,7 +28,8 @@ CREATE FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigi
 CREATE FUNCTION outreach.export_block_final(internal) RETURNS outreach.export_block_data
   AS 'MODULE_PATHNAME', 'export_block_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text) (
-  SFUNC = outreach.export_block_add, STYPE = internal, FINALFUNC = outreach.export_block_final
+  SFUNC = outreach.export_block_add, STYPE = internal, FINALFUNC = outreach.export_block_final,
+  PARALLEL = SAFE   -- (no combine function: it runs above the workers, which compute its input)
 );
 COMMENT ON AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text) IS
   'the records of a block of an export being staged (participant id, cohort, row version, reference, hash last sent, line) that changed since sent, as arrays sorted by participant id';

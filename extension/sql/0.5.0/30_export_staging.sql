@@ -156,7 +156,12 @@ BEGIN
     conds := conds || '(p.controller_id, p.participant_id) IN (SELECT k.c, k.p FROM unnest($1::int[], $2::bigint[]) AS k(c, p))'::text;
   END IF;
   -- The inner query picks the participants and their values, the outer one writes each record
-  -- in one call (OFFSET 0 on both: each value and record computed once, not wherever used).
+  -- in one call. No OFFSET 0 fences: flattened into one level, the records can be computed in
+  -- parallel workers (export_stage_blocks); the price is that the reference's expression is
+  -- evaluated twice per record (for the record and as a column), which costs less.
+  -- The previous disclosure: hash-grouped rather than DISTINCT ON (a sort), the latest export's
+  -- hash taken with max(ARRAY[export_id, hash]); a participant's reference never changes for a
+  -- recipient (it is reused from the ledger), so min() of it is that reference.
   RETURN format($sql$
     SELECT x.controller_id, x.participant_id, x.cohort_year, x.src_xmin, x.restricted, x.reference, x.prev_hash,
            outreach.export_line(%L::text[], %s) AS line
@@ -170,17 +175,15 @@ BEGIN
           %s %s
           CROSS JOIN LATERAL (SELECT coalesce(p.he_entry_year_override,
                                               outreach.expected_he_entry_year(p.date_of_birth, pol.nation)) AS cohort_year) AS e
-          LEFT JOIN (SELECT DISTINCT ON (b.controller_id, u.participant_id) b.controller_id, u.participant_id, u.reference,
-                            u.content_hash
-                     FROM outreach.disclosure_block b
-                     CROSS JOIN LATERAL unnest(b.participant_ids, b.participant_references, b.content_hashes)
-                       AS u(participant_id, reference, content_hash)
-                     WHERE b.recipient = %L %s
-                     ORDER BY b.controller_id, u.participant_id, b.export_id DESC) AS prev
+          LEFT JOIN (SELECT d.controller_id, d.participant_id, min(d.reference) AS reference,
+                            (max(ARRAY[d.export_id, d.content_hash]))[2] AS content_hash
+                     FROM (SELECT b.controller_id, b.export_id, unnest(b.participant_ids) AS participant_id,
+                                  unnest(b.participant_references) AS reference, unnest(b.content_hashes) AS content_hash
+                           FROM outreach.disclosure_block b
+                           WHERE b.recipient = %L %s) AS d
+                     GROUP BY d.controller_id, d.participant_id) AS prev
             ON prev.controller_id = p.controller_id AND prev.participant_id = p.participant_id
-          WHERE %s
-          OFFSET 0) AS x
-    OFFSET 0$sql$,
+          WHERE %s) AS x$sql$,
     specs, array_to_string(exprs, ', '),
     'recipient:' || recipient,
     CASE WHEN needs_institution THEN 'i.urn' ELSE 'NULL::int' END,
@@ -217,20 +220,48 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION outreach.export_begin(recipient text, as_of date DEFAULT current_date)
-RETURNS TABLE (export_id bigint, file_name text, layout_version int, row_count bigint, pgp_public_key text)
-LANGUAGE plpgsql SECURITY DEFINER
+-- The staged blocks of an export, by one query: the eligible participants' records, collected
+-- per member and block by export_block (which keeps those changed since last sent). A function
+-- of its own because INSERT ... SELECT never uses parallel workers, while a query run by RETURN
+-- QUERY may: the records are then computed by two workers and the caller, and the blocks
+-- gathered and collected in one hash table.
+CREATE FUNCTION outreach.export_stage_blocks(export_id bigint, recipient text, layout_version int, as_of date)
+RETURNS SETOF outreach.export_chunk
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET DateStyle = 'ISO, YMD'
-SET jit = off   -- (the staging statement's estimate is far above jit_above_cost; compiling does not pay)
--- Staging is one set-based statement over every participant. With stale statistics (a bulk
--- update not yet analysed) the planner took the previous-disclosure subquery for one row and
--- rescanned it per participant until the statement timeout; hash and merge joins only.
+SET jit = off   -- (the statement's estimate is far above jit_above_cost; compiling does not pay)
+-- With stale statistics (a bulk update not yet analysed) the planner took the previous
+-- disclosures for one row and rescanned them per participant until the statement timeout;
+-- hash and merge joins only.
 SET enable_nestloop = off
 -- The blocks are collected in one hash table (export_block sorts each block's records by
 -- participant), not after sorting every record; a million records fit in memory.
 SET work_mem = '512MB'
 SET enable_sort = off
+AS $$
+BEGIN
+  RETURN QUERY EXECUTE format($sql$
+    SELECT %s::bigint, g.controller_id, g.block, (g.b).participant_ids, (g.b).cohort_years, (g.b).src_xmins,
+           (g.b).participant_references, (g.b).content_hashes, (g.b).lines
+    FROM (SELECT r.controller_id, (r.participant_id >> 12)::int AS block,
+                 outreach.export_block(r.participant_id, r.cohort_year, r.src_xmin, r.reference, r.prev_hash, r.line) AS b
+          FROM (%s) AS r
+          GROUP BY r.controller_id, (r.participant_id >> 12)::int
+          OFFSET 0) AS g
+    WHERE g.b IS NOT NULL$sql$,
+    export_id, outreach.export_render_sql(recipient, layout_version, as_of, true));
+END
+$$;
+COMMENT ON FUNCTION outreach.export_stage_blocks(bigint, text, int, date) IS
+  'the staged blocks of an export: its eligible participants'' records that changed since last sent (used by export_begin)';
+REVOKE EXECUTE ON FUNCTION outreach.export_stage_blocks(bigint, text, int, date) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION outreach.export_begin(recipient text, as_of date DEFAULT current_date)
+RETURNS TABLE (export_id bigint, file_name text, layout_version int, row_count bigint, pgp_public_key text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
 -- (see the SHARE lock below: a begin that cannot have it within this gives up with 55P03)
 SET lock_timeout = '60s'
 AS $$
@@ -288,18 +319,8 @@ BEGIN
   LOCK TABLE outreach.participant IN SHARE MODE;
 
   -- Stage the blocks (the eligible participants whose record changed or was never sent).
-  EXECUTE format($sql$
-    INSERT INTO outreach.export_chunk (export_id, controller_id, block, participant_ids, cohort_years, src_xmins,
-                                       participant_references, content_hashes, lines)
-    SELECT %s, g.controller_id, g.block, (g.b).participant_ids, (g.b).cohort_years, (g.b).src_xmins,
-           (g.b).participant_references, (g.b).content_hashes, (g.b).lines
-    FROM (SELECT r.controller_id, (r.participant_id >> 12)::int AS block,
-                 outreach.export_block(r.participant_id, r.cohort_year, r.src_xmin, r.reference, r.prev_hash, r.line) AS b
-          FROM (%s) AS r
-          GROUP BY r.controller_id, (r.participant_id >> 12)::int
-          OFFSET 0) AS g
-    WHERE g.b IS NOT NULL$sql$,
-    new_id, outreach.export_render_sql(r.name, r.export_layout, as_of, true));
+  INSERT INTO outreach.export_chunk
+  SELECT * FROM outreach.export_stage_blocks(new_id, r.name, r.export_layout, as_of);
   SELECT coalesce(sum(cardinality(s.participant_ids)), 0) INTO n FROM outreach.export_chunk s WHERE s.export_id = new_id;
 
   UPDATE outreach.export e SET file_name = fname, row_count = n WHERE e.export_id = new_id;
