@@ -1,0 +1,99 @@
+#include "core/outcome_lines.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+using namespace outreach::outcome_lines;
+
+namespace {
+
+// A HESA-like layout: reference, outcome code, academic year, measure, value, UKPRN, provider.
+Layout layout() {
+	Layout l;
+	l.n_fields = 7;
+	l.reference = 1, l.outcome = 2, l.academic_year = 3, l.measure = 4, l.value = 5, l.provider_ukprn = 6, l.provider_name = 7;
+	l.codes = {{"ks4", "ks4"}, {"entry", "he_entry"}, {"cont", "continuation"}};
+	return l;
+}
+
+Fact check(std::vector<std::string> fields, bool terminated = true) {
+	return check_line(layout(), &fields, "", terminated);
+}
+
+std::string problem(std::vector<std::string> fields) { return check(std::move(fields)).problem.value_or("(none)"); }
+
+}  // namespace
+
+TEST(OutcomeLines, AGoodLineIsTrimmedAndTyped) {
+	const Fact f = check({" 1-abc ", " KS4 ", "2023/24", " attainment8 ", " 47 ", "", ""});
+	EXPECT_EQ(f.problem, std::nullopt);
+	EXPECT_EQ(f.reference, "1-ABC");
+	EXPECT_EQ(f.kind, "ks4");
+	EXPECT_EQ(f.academic_year, 2023);
+	EXPECT_EQ(f.measure, "attainment8");
+	EXPECT_EQ(f.value, "47");
+	EXPECT_EQ(f.provider_ukprn, 0);
+	EXPECT_EQ(f.provider_name, std::nullopt);
+}
+
+TEST(OutcomeLines, ProblemsInTheirOrder) {
+	EXPECT_EQ(problem({"r", "ks4", "2023"}), "expected 7 fields, found 3");
+	EXPECT_EQ(problem({" ", "ks4", "2023", "m", "1", "", ""}), "no reference");
+	EXPECT_EQ(problem({"r", "gcse", "2023", "m", "1", "", ""}), "unknown outcome code \"gcse\"");
+	EXPECT_EQ(problem({"r", "ks4", "23/24", "m", "1", "", ""}), "academic year \"23/24\" is not a year such as 2023 or 2023/24");
+	EXPECT_EQ(problem({"r", "ks4", "1800", "m", "1", "", ""}), "academic year \"1800\" is not a year such as 2023 or 2023/24");
+	EXPECT_EQ(problem({"r", "entry", "2023", "", "", "2001234", ""}), "UKPRN \"2001234\" is not 8 digits beginning with 1");
+	EXPECT_EQ(problem({"r", "ks4", "2023", std::string(101, 'm'), "1", "", ""}), "measure longer than 100 characters");
+	EXPECT_EQ(problem({"r", "ks4", "2023", "m", "", "", ""}), "a ks4 outcome needs a measure and a value");
+	EXPECT_EQ(problem({"r", "cont", "2023", "", "", "", ""}), "a continuation outcome needs a value");
+	EXPECT_EQ(problem({"r", "entry", "2023", "", "", "", ""}), "an he_entry outcome needs a provider (UKPRN or name)");
+	EXPECT_EQ(problem({"r", "entry", "2023-2024", "", "", "10007788", ""}), "(none)");
+}
+
+TEST(OutcomeLines, LengthsAreInCharactersNotBytes) {
+	// 100 two-byte characters are 100 characters.
+	std::string measure;
+	for (int i = 0; i < 100; ++i)
+		measure += "\xC3\xA9";
+	EXPECT_EQ(problem({"r", "ks4", "2023", measure, "1", "", ""}), "(none)");
+	EXPECT_EQ(left_chars("\xC3\xA9" "abc", 2), "\xC3\xA9" "a");
+	EXPECT_EQ(char_length("\xC3\xA9" "abc"), 4u);
+}
+
+TEST(OutcomeLines, CsvErrorsAndTruncationComeFirst) {
+	EXPECT_EQ(check_line(layout(), nullptr, "unterminated quoted field (truncated file?)", false).problem,
+	          "unterminated quoted field (truncated file?): everything from this line to the end of the file is inside it");
+	EXPECT_EQ(check({"r", "ks4", "2023", "m", "1", "", ""}, false).problem,
+	          "the last line has no line terminator: the file may be truncated");
+}
+
+TEST(OutcomeLines, AFixedKindNeedsNoOutcomeColumn) {
+	Layout l = layout();
+	l.outcome = 0;
+	l.fixed_kind = "he_entry";
+	std::vector<std::string> fields = {"r", "x", "2023", "", "", "", "Some University"};
+	EXPECT_EQ(check_line(l, &fields, "", true).kind, "he_entry");
+	EXPECT_EQ(check_line(l, &fields, "", true).problem, std::nullopt);
+}
+
+TEST(OutcomeLinesRepeats, DuplicatesAndConflictsPointAtTheFirstLine) {
+	Repeats r;
+	const Fact a = check({"1-A", "ks4", "2023", "m", "40", "", ""});
+	const Fact same = check({"1-a", "KS4", "2023/24", "m", "40", "", ""});
+	const Fact other = check({"1-A", "ks4", "2023", "m", "41", "", ""});
+	const Fact different_measure = check({"1-A", "ks4", "2023", "n", "40", "", ""});
+	EXPECT_FALSE(r.see(2, a));
+	const auto d = r.see(3, same);
+	ASSERT_TRUE(d);
+	EXPECT_EQ(d->line_no, 2);
+	EXPECT_TRUE(d->same);
+	const auto c = r.see(4, other);
+	ASSERT_TRUE(c);
+	EXPECT_EQ(c->line_no, 2);
+	EXPECT_FALSE(c->same);
+	EXPECT_FALSE(r.see(5, different_measure));
+	// A line with a problem neither repeats nor is repeated.
+	EXPECT_FALSE(r.see(6, check({"1-A", "ks4", "2023", "m", "", "", ""})));
+}
