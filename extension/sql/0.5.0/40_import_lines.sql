@@ -13,6 +13,8 @@ COMMENT ON FUNCTION outreach.outcome_file_lines(bytea, int, int, int[], text, te
   'academic_year, measure, value, provider_ukprn, provider_name, outcome; fixed kind or codes): the first problem of each, '
   'and for a repeated fact the first line and whether its values are the same';
 REVOKE EXECUTE ON FUNCTION outreach.outcome_file_lines(bytea, int, int, int[], text, text[], text[]) FROM PUBLIC;
+-- (0.4.0's declaration of csv_records for the import, now unused)
+DROP FUNCTION outreach.outcome_file_records(bytea);
 
 CREATE OR REPLACE FUNCTION outreach.import_outcomes(recipient text, file_name text, content bytea)
 RETURNS TABLE (import_id bigint, line_no int, status text, reason text)
