@@ -64,3 +64,7 @@ install-outreachd: outreachd
 clean: clean-outreachd
 clean-outreachd:
 	rm -rf $(OUTREACHD_BUILD)
+
+# PGXS tracks no header dependencies: an object is rebuilt when any header of the extension
+# changes (a stale object built against an older class layout corrupts memory at run time).
+$(OBJS): $(wildcard extension/src/core/*.hpp extension/src/pg/*.hpp)

@@ -48,6 +48,39 @@ ArrayType *text_array(std::size_t n, View view) {
 	return array;
 }
 
+// text[] of n elements, some NULL: view(i) gives element i, or nullopt for NULL.
+template <typename View>
+ArrayType *nullable_text_array(std::size_t n, View view) {
+	if (n == 0)
+		return construct_empty_array(TEXTOID);
+	bool any_null = false;
+	Size data = 0;
+	for (std::size_t i = 0; i < n; ++i) {
+		const auto v = view(i);
+		if (v)
+			data += INTALIGN(VARHDRSZ + v->size());
+		else
+			any_null = true;
+	}
+	if (!any_null)
+		return text_array(n, [&](std::size_t i) { return *view(i); });
+	const Size overhead = ARR_OVERHEAD_WITHNULLS(1, static_cast<int>(n));
+	ArrayType *array = detail::array_header(TEXTOID, n, overhead + data);
+	array->dataoffset = static_cast<int32>(overhead);
+	bits8 *bitmap = ARR_NULLBITMAP(array);  // zeroed: every element NULL until set
+	char *p = ARR_DATA_PTR(array);
+	for (std::size_t i = 0; i < n; ++i) {
+		const auto v = view(i);
+		if (!v)
+			continue;
+		bitmap[i / 8] |= static_cast<bits8>(1 << (i % 8));
+		SET_VARSIZE(p, VARHDRSZ + v->size());
+		memcpy(VARDATA(p), v->data(), v->size());
+		p += INTALIGN(VARHDRSZ + v->size());
+	}
+	return array;
+}
+
 // An array of n elements of a fixed-size, pass-by-value type T (int4, int8, xid); value(i)
 // gives element i.
 template <typename T, typename Value>

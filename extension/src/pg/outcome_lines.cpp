@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "boundary.hpp"
+#include "outcome_layout.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -30,45 +31,6 @@ namespace ol = outreach::outcome_lines;
 using outreach::pg::guard;
 
 namespace {
-
-std::vector<std::string> text_elements(FunctionCallInfo fcinfo, int n) {
-	std::vector<std::string> out;
-	if (PG_ARGISNULL(n))
-		return out;
-	ArrayType *a = guard([&] { return PG_GETARG_ARRAYTYPE_P(n); });
-	Datum *elems = nullptr;
-	bool *nulls = nullptr;
-	int count = 0;
-	guard([&] { deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count); });
-	for (int i = 0; i < count; ++i) {
-		if (nulls[i])
-			throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "outcome_file_lines: a NULL code");
-		auto *t = reinterpret_cast<text *>(DatumGetPointer(elems[i]));
-		out.emplace_back(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	}
-	return out;
-}
-
-ol::Layout layout_arg(FunctionCallInfo fcinfo) {
-	ol::Layout l;
-	l.n_fields = PG_GETARG_INT32(2);
-	ArrayType *pos = guard([&] { return PG_GETARG_ARRAYTYPE_P(3); });
-	if (ARR_NDIM(pos) != 1 || ARR_DIMS(pos)[0] != 7 || ARR_HASNULL(pos) || ARR_ELEMTYPE(pos) != INT4OID)
-		throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
-		                      "outcome_file_lines: positions must be 7 integers (reference, academic_year, measure, "
-		                      "value, provider_ukprn, provider_name, outcome)");
-	const auto *p = reinterpret_cast<const int32 *>(ARR_DATA_PTR(pos));
-	l.reference = p[0], l.academic_year = p[1], l.measure = p[2], l.value = p[3];
-	l.provider_ukprn = p[4], l.provider_name = p[5], l.outcome = p[6];
-	if (!PG_ARGISNULL(4))
-		l.fixed_kind = std::string(outreach::pg::text_arg(fcinfo, 4));
-	const std::vector<std::string> keys = text_elements(fcinfo, 5), values = text_elements(fcinfo, 6);
-	if (keys.size() != values.size())
-		throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "outcome_file_lines: codes and kinds differ in number");
-	for (std::size_t i = 0; i < keys.size(); ++i)
-		l.codes.emplace_back(keys[i], values[i]);
-	return l;
-}
 
 Datum text_datum(std::string_view s) { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); }
 
@@ -86,7 +48,7 @@ OUTREACH_FUNCTION(outcome_file_lines) {
 	auto *v = guard([&] { return pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(d))); });
 	const std::string_view bytes(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
 	const int header_line = PG_GETARG_INT32(1);
-	const ol::Layout layout = layout_arg(fcinfo);
+	const ol::Layout layout = outreach::pg::outcome_layout_args(fcinfo, 2, "outcome_file_lines");
 
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	MemoryContext row_context = guard([&] {

@@ -1,0 +1,388 @@
+// outreach.outcome_import_rows(recipient, import_id, content, header_line, n_fields, positions,
+// fixed_kind, code_keys, code_values): the work of import_outcomes() (extension/sql/0.6.0) on
+// one outcome file, in one pass and without a join: each line is parsed and checked
+// (core/outcome_lines), matched to a participant through the recipient's ledger, judged against
+// the participants as held now, and merged with the outcome facts already held
+// (core/outcome_import). It returns the rows import_outcomes() writes:
+//   - per block of outreach.outcome_block the file touches: its new arrays (NULL when nothing
+//     in it changes) and how many facts were inserted, updated and unchanged;
+//   - per line not imported: line_no, status and reason.
+// As SQL (a join of the lines with the unnested ledger and the participants, then an insert
+// into a keyed table) this took 8 s of a million-line import.
+#include "../core/csv.hpp"  // core first: it must compile without PostgreSQL's headers
+#include "../core/error.hpp"
+#include "../core/outcome_import.hpp"
+#include "../core/outcome_lines.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "arrays.hpp"
+#include "boundary.hpp"
+#include "outcome_layout.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/arrayaccess.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+}
+
+namespace oi = outreach::outcome_import;
+namespace ol = outreach::outcome_lines;
+using outreach::pg::guard;
+
+namespace {
+
+// The elements of a one-dimensional array (detoasted into the current memory context).
+class Elements {
+public:
+	explicit Elements(Datum d) {
+		array_ = guard([&] { return DatumGetArrayTypeP(d); });
+		n_ = static_cast<std::size_t>(ArrayGetNItems(ARR_NDIM(array_), ARR_DIMS(array_)));
+	}
+	std::size_t size() const noexcept { return n_; }
+	// Fixed-size elements without NULLs (int4, int8, timestamptz), read in place.
+	template <typename T>
+	const T *values(const char *what) const {
+		if (ARR_HASNULL(array_) || ARR_NDIM(array_) > 1)
+			throw outreach::Error(outreach::sqlstate::internal_error, std::string("outcome_block: NULL in ") + what);
+		return reinterpret_cast<const T *>(ARR_DATA_PTR(array_));
+	}
+	// Variable-length elements, NULL as nullopt, in order.
+	template <typename F>
+	void each_text(F f) const {
+		array_iter it;
+		array_iter_setup(&it, reinterpret_cast<AnyArrayType *>(array_));
+		for (std::size_t i = 0; i < n_; ++i) {
+			bool isnull = false;
+			const Datum d = array_iter_next(&it, &isnull, static_cast<int>(i), -1, false, TYPALIGN_INT);
+			if (isnull) {
+				f(std::optional<std::string_view>());
+			} else {
+				const auto *v = reinterpret_cast<const struct varlena *>(DatumGetPointer(d));
+				f(std::optional<std::string_view>(std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v))));
+			}
+		}
+	}
+
+private:
+	ArrayType *array_ = nullptr;
+	std::size_t n_ = 0;
+};
+
+// A read-only SPI cursor, fetched in batches: each(f) calls f(tuple, tupdesc) for every row.
+class Cursor {
+public:
+	Cursor(const char *sql, std::vector<Oid> types, std::vector<Datum> values) {
+		portal_ = guard([&] {
+			return SPI_cursor_open_with_args(nullptr, sql, static_cast<int>(types.size()), types.data(), values.data(),
+			                                 nullptr, true, 0);
+		});
+	}
+	Cursor(const Cursor &) = delete;
+	Cursor &operator=(const Cursor &) = delete;
+	// Called only on the normal path (on an error the transaction's abort closes the portal).
+	void close() {
+		guard([&] { SPI_cursor_close(portal_); });
+	}
+	// Fetches up to n rows; nullptr at the end. The previous batch is freed.
+	SPITupleTable *fetch(long n) {
+		if (batch_)
+			guard([&] { SPI_freetuptable(batch_); });
+		batch_ = nullptr;
+		guard([&] { SPI_cursor_fetch(portal_, true, n); });
+		if (SPI_processed == 0)
+			return nullptr;
+		batch_ = SPI_tuptable;
+		return batch_;
+	}
+
+private:
+	Portal portal_ = nullptr;
+	SPITupleTable *batch_ = nullptr;
+};
+
+Datum column(SPITupleTable *t, std::uint64_t row, int col, bool *isnull) {
+	return SPI_getbinval(t->vals[row], t->tupdesc, col, isnull);  // by value or a pointer: cannot fail
+}
+
+Datum text_param(std::string_view s) {
+	return guard([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
+}
+
+// The file's lines, parsed and checked, into imp.
+void read_lines(oi::FileImport &imp, std::string_view bytes, int header_line, const ol::Layout &layout) {
+	outreach::csv::CsvReader reader(bytes);
+	outreach::csv::CsvRecord rec;
+	std::uint32_t count = 0;
+	while (reader.next(rec)) {
+		if (rec.line_no <= header_line)
+			continue;
+		if ((++count & 4095) == 0)
+			guard([] { CHECK_FOR_INTERRUPTS(); });
+		imp.add_line(rec.line_no, ol::check_line(layout, rec.ok() ? &rec.fields : nullptr, rec.error, rec.terminated));
+	}
+}
+
+// Every reference the recipient was sent, into imp (a reference is one participant's).
+void read_ledger(oi::FileImport &imp, Datum recipient, MemoryContext scratch) {
+	Cursor c("SELECT b.controller_id, b.participant_ids, b.participant_references FROM outreach.disclosure_block b "
+	         "WHERE b.recipient OPERATOR(pg_catalog.=) $1",
+	         {TEXTOID}, {recipient});
+	std::vector<std::string_view> views;
+	while (SPITupleTable *t = c.fetch(256)) {
+		for (std::uint64_t r = 0; r < SPI_processed; ++r) {
+			bool isnull = false;
+			const std::int32_t cid = DatumGetInt32(column(t, r, 1, &isnull));
+			MemoryContext caller = MemoryContextSwitchTo(scratch);
+			const Elements ids(column(t, r, 2, &isnull)), refs(column(t, r, 3, &isnull));
+			MemoryContextSwitchTo(caller);
+			if (ids.size() != refs.size())
+				throw outreach::Error(outreach::sqlstate::internal_error, "disclosure_block: arrays of different lengths");
+			const auto *pid = ids.values<std::int64_t>("participant_ids");
+			views.clear();
+			refs.each_text([&](std::optional<std::string_view> ref) { views.push_back(ref.value_or(std::string_view())); });
+			imp.match(views.data(), pid, views.size(), cid);
+			guard([&] { MemoryContextReset(scratch); });
+		}
+	}
+	c.close();
+}
+
+// The participants of the members the file's references belong to, as held now, into imp.
+void read_participants(oi::FileImport &imp) {
+	const std::vector<std::int32_t> members = imp.matched_members();
+	if (members.empty())
+		return;
+	const Datum list = PointerGetDatum(guard([&] {
+		return outreach::pg::value_array<int32>(INT4OID, members.size(), [&](std::size_t i) { return members[i]; });
+	}));
+	Cursor c("SELECT p.controller_id, p.participant_id, p.withdrawn_at IS NOT NULL, p.restricted_at IS NOT NULL "
+	         "FROM outreach.participant p WHERE p.controller_id OPERATOR(pg_catalog.=) ANY ($1)",
+	         {INT4ARRAYOID}, {list});
+	std::uint32_t batches = 0;
+	std::vector<oi::FileImport::Held> rows;
+	while (SPITupleTable *t = c.fetch(10000)) {
+		if ((++batches & 15) == 0)
+			guard([] { CHECK_FOR_INTERRUPTS(); });
+		rows.clear();
+		for (std::uint64_t r = 0; r < SPI_processed; ++r) {
+			bool isnull = false;
+			rows.push_back(oi::FileImport::Held{DatumGetInt32(column(t, r, 1, &isnull)),
+			                                    DatumGetInt64(column(t, r, 2, &isnull)),
+			                                    DatumGetBool(column(t, r, 3, &isnull)), DatumGetBool(column(t, r, 4, &isnull))});
+		}
+		imp.participants(rows.data(), rows.size());
+	}
+	c.close();
+}
+
+// The facts of one outcome_block row (views into its arrays, detoasted into the current context).
+std::vector<oi::Fact> held_facts(SPITupleTable *t, std::uint64_t r) {
+	bool isnull = false;
+	const Elements ids(column(t, r, 3, &isnull)), kinds(column(t, r, 4, &isnull)), years(column(t, r, 5, &isnull)),
+		measures(column(t, r, 6, &isnull)), ukprns(column(t, r, 7, &isnull)), names(column(t, r, 8, &isnull)),
+		values(column(t, r, 9, &isnull)), imports(column(t, r, 10, &isnull)), lines(column(t, r, 11, &isnull)),
+		times(column(t, r, 12, &isnull));
+	const std::size_t n = ids.size();
+	for (const Elements *e : {&kinds, &years, &measures, &ukprns, &names, &values, &imports, &lines, &times})
+		if (e->size() != n)
+			throw outreach::Error(outreach::sqlstate::internal_error, "outcome_block: arrays of different lengths");
+	std::vector<oi::Fact> facts(n);
+	const auto *pid = ids.values<std::int64_t>("participant_ids");
+	const auto *year = years.values<std::int32_t>("academic_years");
+	const auto *ukprn = ukprns.values<std::int32_t>("provider_ukprns");
+	const auto *import = imports.values<std::int64_t>("import_ids");
+	const auto *line = lines.values<std::int32_t>("line_nos");
+	const auto *at = times.values<std::int64_t>("updated_ats");
+	for (std::size_t k = 0; k < n; ++k) {
+		facts[k].participant_id = pid[k];
+		facts[k].academic_year = year[k];
+		facts[k].provider_ukprn = ukprn[k];
+		facts[k].import_id = import[k];
+		facts[k].line_no = line[k];
+		facts[k].updated_at = at[k];
+	}
+	std::size_t k = 0;
+	kinds.each_text([&](std::optional<std::string_view> v) { facts[k++].kind = v ? oi::kind_index(*v) : -1; });
+	k = 0;
+	measures.each_text([&](std::optional<std::string_view> v) { facts[k++].measure = v.value_or(std::string_view()); });
+	k = 0;
+	names.each_text([&](std::optional<std::string_view> v) { facts[k++].provider_name = v; });
+	k = 0;
+	values.each_text([&](std::optional<std::string_view> v) { facts[k++].value = v; });
+	for (const oi::Fact &f : facts)
+		if (f.kind < 0)
+			throw outreach::Error(outreach::sqlstate::internal_error, "outcome_block: an unknown outcome kind");
+	return facts;
+}
+
+constexpr int n_columns = 18;
+
+// One block row of the result: the merged facts as arrays (or NULL arrays when unchanged).
+void put_block(ReturnSetInfo *rsinfo, const oi::FileImport::Block &b, const oi::Merged &m, MemoryContext rows) {
+	guard([&] {
+		MemoryContext caller = MemoryContextSwitchTo(rows);
+		Datum v[n_columns];
+		bool isnull[n_columns];
+		for (int i = 0; i < n_columns; ++i)
+			isnull[i] = true;
+		v[0] = Int32GetDatum(b.controller_id), isnull[0] = false;
+		v[1] = Int32GetDatum(b.block), isnull[1] = false;
+		const std::vector<oi::Fact> &f = m.facts;
+		const std::size_t n = f.size();
+		if (m.changed()) {
+			using outreach::pg::value_array;
+			v[2] = PointerGetDatum(value_array<int64>(INT8OID, n, [&](std::size_t i) { return f[i].participant_id; }));
+			v[3] = PointerGetDatum(outreach::pg::text_array(n, [&](std::size_t i) { return oi::kinds[f[i].kind]; }));
+			v[4] = PointerGetDatum(value_array<int32>(INT4OID, n, [&](std::size_t i) { return f[i].academic_year; }));
+			v[5] = PointerGetDatum(outreach::pg::text_array(n, [&](std::size_t i) { return f[i].measure; }));
+			v[6] = PointerGetDatum(value_array<int32>(INT4OID, n, [&](std::size_t i) { return f[i].provider_ukprn; }));
+			v[7] = PointerGetDatum(outreach::pg::nullable_text_array(n, [&](std::size_t i) { return f[i].provider_name; }));
+			v[8] = PointerGetDatum(outreach::pg::nullable_text_array(n, [&](std::size_t i) { return f[i].value; }));
+			v[9] = PointerGetDatum(value_array<int64>(INT8OID, n, [&](std::size_t i) { return f[i].import_id; }));
+			v[10] = PointerGetDatum(value_array<int32>(INT4OID, n, [&](std::size_t i) { return f[i].line_no; }));
+			v[11] = PointerGetDatum(value_array<int64>(TIMESTAMPTZOID, n, [&](std::size_t i) { return f[i].updated_at; }));
+			for (int i = 2; i <= 11; ++i)
+				isnull[i] = false;
+		}
+		v[12] = Int32GetDatum(static_cast<int32>(m.inserted)), isnull[12] = false;
+		v[13] = Int32GetDatum(static_cast<int32>(m.updated)), isnull[13] = false;
+		v[14] = Int32GetDatum(static_cast<int32>(m.unchanged)), isnull[14] = false;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, isnull);  // copies the row
+		MemoryContextSwitchTo(caller);
+		MemoryContextReset(rows);
+	});
+}
+
+void put_error(ReturnSetInfo *rsinfo, const oi::LineError &e) {
+	guard([&] {
+		Datum v[n_columns];
+		bool isnull[n_columns];
+		for (int i = 0; i < n_columns; ++i)
+			isnull[i] = true;
+		v[15] = Int32GetDatum(e.line_no), isnull[15] = false;
+		v[16] = PointerGetDatum(cstring_to_text_with_len(e.status.data(), static_cast<int>(e.status.size())));
+		v[17] = PointerGetDatum(cstring_to_text_with_len(e.reason.data(), static_cast<int>(e.reason.size())));
+		isnull[16] = isnull[17] = false;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, isnull);
+	});
+}
+
+// The held blocks of the members concerned, merged with the file's facts block by block; every
+// block the file touches becomes a result row.
+void merge_blocks(const oi::FileImport &imp, Datum recipient, ReturnSetInfo *rsinfo, MemoryContext scratch,
+                  MemoryContext rows) {
+	const auto &blocks = imp.blocks();
+	if (blocks.empty())
+		return;
+	std::vector<std::int32_t> members;
+	for (const auto &b : blocks)
+		if (members.empty() || members.back() != b.controller_id)
+			members.push_back(b.controller_id);
+	const Datum list = PointerGetDatum(guard([&] {
+		return outreach::pg::value_array<int32>(INT4OID, members.size(), [&](std::size_t i) { return members[i]; });
+	}));
+	Cursor c("SELECT b.controller_id, b.block, b.participant_ids, b.outcomes, b.academic_years, b.measures, "
+	         "b.provider_ukprns, b.provider_names, b.outcome_values, b.import_ids, b.line_nos, b.updated_ats "
+	         "FROM outreach.outcome_block b "
+	         "WHERE b.recipient OPERATOR(pg_catalog.=) $1 AND b.controller_id OPERATOR(pg_catalog.=) ANY ($2) "
+	         "ORDER BY b.controller_id, b.block",
+	         {TEXTOID, INT4ARRAYOID}, {recipient, list});
+	const std::vector<oi::Fact> none;
+	std::size_t next = 0;  // the next block of the file to write
+	auto before = [](const oi::FileImport::Block &b, std::int32_t cid, std::int32_t block) {
+		return b.controller_id < cid || (b.controller_id == cid && b.block < block);
+	};
+	while (SPITupleTable *t = c.fetch(64)) {
+		for (std::uint64_t r = 0; r < SPI_processed; ++r) {
+			bool isnull = false;
+			const std::int32_t cid = DatumGetInt32(column(t, r, 1, &isnull));
+			const std::int32_t block = DatumGetInt32(column(t, r, 2, &isnull));
+			for (; next < blocks.size() && before(blocks[next], cid, block); ++next)
+				put_block(rsinfo, blocks[next], oi::merge_block(none, blocks[next].incoming), rows);
+			if (next == blocks.size() || blocks[next].controller_id != cid || blocks[next].block != block)
+				continue;  // a block the file does not touch
+			MemoryContext caller = MemoryContextSwitchTo(scratch);
+			const std::vector<oi::Fact> held = held_facts(t, r);
+			MemoryContextSwitchTo(caller);
+			put_block(rsinfo, blocks[next], oi::merge_block(held, blocks[next].incoming), rows);
+			++next;
+			guard([&] { MemoryContextReset(scratch); });
+		}
+	}
+	for (; next < blocks.size(); ++next)
+		put_block(rsinfo, blocks[next], oi::merge_block(none, blocks[next].incoming), rows);
+	c.close();
+}
+
+}  // namespace
+
+// outcome_import_rows(recipient text, import_id bigint, content bytea, header_line int, n_fields int,
+//                     positions int[], fixed_kind text, code_keys text[], code_values text[])
+OUTREACH_FUNCTION(outcome_import_rows) {
+	for (int i = 0; i < 4; ++i)
+		if (PG_ARGISNULL(i))
+			throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
+			                      "outcome_import_rows: recipient, import id, content and header line are required");
+	const std::string recipient_name(outreach::pg::text_arg(fcinfo, 0));
+	const std::int64_t import_id = PG_GETARG_INT64(1);
+	const Datum d = PG_GETARG_DATUM(2);
+	auto *v = guard([&] { return pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(d))); });
+	const std::string_view bytes(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+	const int header_line = PG_GETARG_INT32(3);
+	const ol::Layout layout = outreach::pg::outcome_layout_args(fcinfo, 4, "outcome_import_rows");
+
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	MemoryContext scratch = guard([&] {
+		InitMaterializedSRF(fcinfo, 0);  // raises when the caller cannot take a materialized set
+		return AllocSetContextCreate(CurrentMemoryContext, "outreach outcome_import_rows", ALLOCSET_DEFAULT_SIZES);
+	});
+	// (a block's arrays, built for one result row at a time)
+	MemoryContext rows = guard([&] {
+		return AllocSetContextCreate(CurrentMemoryContext, "outreach outcome_import_rows row", ALLOCSET_DEFAULT_SIZES);
+	});
+	const Datum recipient_param = text_param(recipient_name);
+
+	// Where the time goes, at DEBUG1 (SET client_min_messages = debug1 to see it).
+	TimestampTz mark = guard([] { return GetCurrentTimestamp(); });
+	auto phase = [&](const char *what) {
+		guard([&] {
+			const TimestampTz now = GetCurrentTimestamp();
+			elog(DEBUG1, "outcome_import_rows: %s in %.3f s", what, static_cast<double>(now - mark) / 1e6);
+			mark = now;
+		});
+	};
+	oi::FileImport imp(recipient_name, import_id, mark);
+	read_lines(imp, bytes, header_line, layout);
+	phase("lines parsed and checked");
+	if (guard([] { return SPI_connect(); }) != SPI_OK_CONNECT)
+		throw outreach::Error(outreach::sqlstate::internal_error, "outcome_import_rows: SPI_connect failed");
+	read_ledger(imp, recipient_param, scratch);
+	phase("references matched through the ledger");
+	read_participants(imp);
+	phase("participants read");
+	imp.judge();
+	phase("lines judged");
+	merge_blocks(imp, recipient_param, rsinfo, scratch, rows);
+	for (const oi::LineError &e : imp.errors())
+		put_error(rsinfo, e);
+	phase("blocks merged");
+	guard([&] {
+		SPI_finish();
+		MemoryContextDelete(scratch);
+		MemoryContextDelete(rows);
+	});
+	return (Datum)0;
+}
