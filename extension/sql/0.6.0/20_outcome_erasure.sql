@@ -16,8 +16,8 @@ BEGIN
   -- An outcome import in progress finishes first (it may be storing outcomes of these people).
   PERFORM pg_advisory_xact_lock_shared(outreach.outcome_lock_key(), 1);
   WITH gone AS (
-    SELECT r.controller_id, (r.participant_id >> 12)::int AS block, array_agg(r.participant_id) AS ids
-    FROM old_rows r GROUP BY r.controller_id, (r.participant_id >> 12)::int
+    SELECT r.controller_id, (r.participant_id >> 16)::int AS block, array_agg(r.participant_id) AS ids
+    FROM old_rows r GROUP BY r.controller_id, (r.participant_id >> 16)::int
   ), emptied AS (
     DELETE FROM outreach.outcome_block b USING gone g
     WHERE b.controller_id = g.controller_id AND b.block = g.block AND b.participant_ids <@ g.ids

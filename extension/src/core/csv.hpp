@@ -72,12 +72,17 @@ class CsvReader {
 public:
 	// The buffer must outlive the reader; nothing is copied.
 	explicit CsvReader(std::string_view bytes) noexcept;
+	// Resumes at byte pos, the start of a record on physical line line (no byte order mark
+	// is looked for).
+	CsvReader(std::string_view bytes, std::size_t pos, int line) noexcept : in_(bytes), pos_(pos), line_(line) {}
 
 	// Reads the next record into rec (reusing its buffers); false at the end of the buffer.
 	bool next(CsvRecord &rec);
 
 	// Bytes consumed so far (for progress reports).
 	std::size_t position() const noexcept { return pos_; }
+	// The physical line the next record starts on.
+	int line() const noexcept { return line_; }
 
 private:
 	std::string_view in_;

@@ -1,5 +1,7 @@
 #include "outcome_import.hpp"
 
+#include "csv.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -20,7 +22,6 @@ std::size_t table_size(std::size_t n) {
 	return size;
 }
 
-bool upper_alnum(char c) noexcept { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }
 
 }  // namespace
 
@@ -100,43 +101,80 @@ Merged merge_block(const std::vector<Fact> &held, const std::vector<Fact> &incom
 	return m;
 }
 
-// ^[0-9]{1,10}-[0-9A-Z]{26}[0-9A-Z*~$=]$, as 0.4.0 wrote it.
-bool well_formed_reference(std::string_view r) noexcept {
-	const std::size_t dash = r.find('-');
-	if (dash == std::string_view::npos || dash < 1 || dash > 10 || r.size() != dash + 28)
-		return false;
+namespace {
+
+// The value of each byte as a reference character: 0-35 for [0-9A-Z], 36-39 for * ~ $ = (the
+// last character only); 255 for anything else.
+struct ReferenceDigits {
+	unsigned char value[256];
+	constexpr ReferenceDigits() : value() {
+		for (int c = 0; c < 256; ++c)
+			value[c] = 255;
+		for (int c = '0'; c <= '9'; ++c)
+			value[c] = static_cast<unsigned char>(c - '0');
+		for (int c = 'A'; c <= 'Z'; ++c)
+			value[c] = static_cast<unsigned char>(c - 'A' + 10);
+		value[static_cast<unsigned char>('*')] = 36;
+		value[static_cast<unsigned char>('~')] = 37;
+		value[static_cast<unsigned char>('$')] = 38;
+		value[static_cast<unsigned char>('=')] = 39;
+	}
+};
+constexpr ReferenceDigits digits;
+
+// The member id's length (1-10 digits before '-' at 28 characters from the end); 0 if none.
+std::size_t member_digits(std::string_view r) noexcept {
+	if (r.size() < 29 || r.size() > 38)
+		return 0;
+	const std::size_t dash = r.size() - 28;
+	if (r[dash] != '-')
+		return 0;
 	for (std::size_t k = 0; k < dash; ++k)
 		if (r[k] < '0' || r[k] > '9')
-			return false;
-	for (std::size_t k = dash + 1; k < dash + 27; ++k)
-		if (!upper_alnum(r[k]))
-			return false;
-	const char last = r.back();
-	return upper_alnum(last) || last == '*' || last == '~' || last == '$' || last == '=';
+			return 0;
+	return dash;
+}
+
+}  // namespace
+
+// ^[0-9]{1,10}-[0-9A-Z]{26}[0-9A-Z*~$=]$, as 0.4.0 wrote it.
+bool well_formed_reference(std::string_view r) noexcept {
+	const std::size_t dash = member_digits(r);
+	if (dash == 0)
+		return false;
+	const auto *body = reinterpret_cast<const unsigned char *>(r.data() + dash + 1);
+	unsigned bad = 0;
+	for (int k = 0; k < 26; ++k)
+		bad |= digits.value[body[k]] >= 36;
+	return !bad && digits.value[body[26]] < 40;
 }
 
 std::optional<ReferenceKey> reference_key(std::string_view r) noexcept {
-	if (!well_formed_reference(r))
+	const std::size_t dash = member_digits(r);
+	if (dash == 0)
 		return std::nullopt;
-	const std::size_t dash = r.find('-');
 	std::uint64_t cid = 0;
 	for (std::size_t k = 0; k < dash; ++k)
 		cid = cid * 10 + static_cast<std::uint64_t>(r[k] - '0');
 	if (cid > 0x7FFFFFFF)
 		return std::nullopt;  // no member has such an id
-	auto digit36 = [](char ch) -> std::uint64_t {
-		return ch <= '9' ? static_cast<std::uint64_t>(ch - '0') : static_cast<std::uint64_t>(ch - 'A' + 10);
+	const auto *body = reinterpret_cast<const unsigned char *>(r.data() + dash + 1);
+	unsigned bad = 0;
+	auto digit36 = [&](int k) -> std::uint64_t {
+		const unsigned v = digits.value[body[k]];
+		bad |= v >= 36;
+		return v;
 	};
-	const char *body = r.data() + dash + 1;
 	std::uint64_t a = 0, b = 0, c = 0;
 	for (int k = 0; k < 12; ++k)  // 36^12 < 2^63
-		a = a * 36 + digit36(body[k]);
+		a = a * 36 + digit36(k);
 	for (int k = 12; k < 24; ++k)
-		b = b * 36 + digit36(body[k]);
-	c = digit36(body[24]) * 36 + digit36(body[25]);
-	const char last = body[26];
-	const std::uint64_t check = last == '*' ? 36 : last == '~' ? 37 : last == '$' ? 38 : last == '=' ? 39 : digit36(last);
-	c = c * 40 + check;                         // < 51840 < 2^16
+		b = b * 36 + digit36(k);
+	c = digit36(24) * 36 + digit36(25);
+	const unsigned check = digits.value[body[26]];
+	if (bad || check >= 40)
+		return std::nullopt;
+	c = c * 40 + check;                           // < 51840 < 2^16
 	c |= (cid << 16) | (std::uint64_t{1} << 63);  // never 0
 	return ReferenceKey{a, b, c};
 }
@@ -184,6 +222,69 @@ void FileImport::add_line(int line_no, const outcome_lines::Fact &f) {
 	lines_.push_back(l);
 }
 
+void FileImport::add_line(int line_no, const outcome_lines::FactView &f) {
+	Line l;
+	l.line_no = line_no;
+	l.reference = f.reference;
+	l.kind = kind_index(f.kind);
+	if (l.kind < 0) {  // (a kind no outcome table has)
+		l.problem = static_cast<std::int32_t>(problems_.size());
+		problems_.push_back("unknown outcome kind \"" + std::string(f.kind) + "\"");
+	}
+	l.academic_year = f.academic_year;
+	l.measure = f.measure;
+	l.provider_ukprn = f.provider_ukprn;
+	l.has_name = f.has_name;
+	l.provider_name = f.provider_name;
+	l.has_value = f.has_value;
+	l.value = f.value;
+	lines_.push_back(l);
+}
+
+void FileImport::read(std::string_view bytes, int header_line, const outcome_lines::Layout &layout, void (*tick)(void *),
+                      void *tick_arg) {
+	csv::CsvRecord rec;
+	std::size_t pos = 0;
+	int line = 1;
+	{  // up to and including the header record
+		csv::CsvReader reader(bytes);
+		while (reader.next(rec) && rec.line_no < header_line) {
+		}
+		pos = reader.position();
+		line = reader.line();
+	}
+	std::vector<std::string_view> fields;
+	outcome_lines::FactView view;
+	std::uint32_t count = 0;
+	while (pos < bytes.size()) {
+		if (tick && (++count & 65535) == 0)
+			tick(tick_arg);
+		const void *nl = std::memchr(bytes.data() + pos, '\n', bytes.size() - pos);
+		if (nl) {
+			const std::size_t end = static_cast<std::size_t>(static_cast<const char *>(nl) - bytes.data());
+			std::size_t content_end = end;
+			if (content_end > pos && bytes[content_end - 1] == '\r')
+				--content_end;
+			const std::string_view content = bytes.substr(pos, content_end - pos);
+			if (!content.empty() && content.size() <= csv::max_record_bytes && outcome_lines::split_plain_line(content, fields) &&
+			    outcome_lines::quick_check(layout, fields.data(), fields.size(), view)) {
+				add_line(line, view);
+				pos = end + 1;
+				++line;
+				continue;
+			}
+		}
+		// Anything else (quoting, other characters, a problem, the last line without LF): by
+		// the reader and check_line(), for their exact messages.
+		csv::CsvReader reader(bytes, pos, line);
+		if (!reader.next(rec))
+			break;  // (a single empty line at the very end)
+		add_line(rec.line_no, outcome_lines::check_line(layout, rec.ok() ? &rec.fields : nullptr, rec.error, rec.terminated));
+		pos = reader.position();
+		line = reader.line();
+	}
+}
+
 std::size_t FileImport::ref_home(std::uint64_t a, std::uint64_t b, std::uint64_t c) const noexcept {
 	return hash_key(a, b, c) & (refs_.size() - 1);
 }
@@ -204,28 +305,24 @@ constexpr std::size_t ahead = 16;
 void FileImport::index_references() {
 	refs_.reset(table_size(lines_.size()));
 	people_.reset(table_size(lines_.size()));
-	std::vector<ReferenceKey> keys(lines_.size());
-	std::vector<char> valid(lines_.size());
-	for (std::size_t k = 0; k < lines_.size(); ++k) {
-		const Line &l = lines_[k];
-		if (l.problem < 0)
-			if (const std::optional<ReferenceKey> key = reference_key(l.reference)) {
-				keys[k] = *key;
-				valid[k] = 1;
-			}
-	}
-	for (std::size_t k = 0; k < lines_.size(); ++k) {
-		if (k + ahead < lines_.size() && valid[k + ahead]) {
-			const ReferenceKey &n = keys[k + ahead];
-			__builtin_prefetch(&refs_[ref_home(n.a, n.b, n.c)], 1);
+	std::optional<ReferenceKey> keys[ahead];
+	for (std::size_t start = 0; start < lines_.size(); start += ahead) {
+		const std::size_t end = std::min(lines_.size(), start + ahead);
+		for (std::size_t k = start; k < end; ++k) {
+			// (a line with a problem, or a reference never sent: no reference of the ledger has its form)
+			keys[k - start] = lines_[k].problem < 0 ? reference_key(lines_[k].reference) : std::nullopt;
+			if (const auto &key = keys[k - start])
+				__builtin_prefetch(&refs_[ref_home(key->a, key->b, key->c)], 1);
 		}
-		if (!valid[k])
-			continue;  // a problem, or never sent: no reference of the ledger has this form
-		const ReferenceKey &key = keys[k];
-		const std::int32_t s = ref_find(key.a, key.b, key.c);
-		RefSlot &slot = refs_[static_cast<std::size_t>(s)];
-		slot.a = key.a, slot.b = key.b, slot.c = key.c;
-		lines_[k].ref_slot = s;
+		for (std::size_t k = start; k < end; ++k) {
+			const auto &key = keys[k - start];
+			if (!key)
+				continue;
+			const std::int32_t s = ref_find(key->a, key->b, key->c);
+			RefSlot &slot = refs_[static_cast<std::size_t>(s)];
+			slot.a = key->a, slot.b = key->b, slot.c = key->c;
+			lines_[k].ref_slot = s;
+		}
 	}
 }
 
@@ -253,8 +350,10 @@ void FileImport::match(const std::string_view *refs, const std::int64_t *pids, s
 		const std::size_t end = std::min(n, start + ahead);
 		for (std::size_t k = start; k < end; ++k) {
 			keys[k - start] = reference_key(refs[k]);
-			if (const auto &key = keys[k - start])
+			if (const auto &key = keys[k - start]) {
 				__builtin_prefetch(&refs_[ref_home(key->a, key->b, key->c)]);
+				__builtin_prefetch(&people_[person_home(cid, pids[k])], 1);
+			}
 		}
 		for (std::size_t k = start; k < end; ++k)
 			if (const auto &key = keys[k - start])
@@ -318,6 +417,7 @@ void FileImport::judge() {
 		index_references();  // (an empty ledger: match() was never called)
 	errors_.clear();
 	blocks_.clear();
+	chosen_.clear();
 	auto fail = [&](const Line &l, const char *status, std::string reason) {
 		errors_.push_back(LineError{l.line_no, status, std::move(reason)});
 	};
@@ -403,23 +503,33 @@ void FileImport::judge() {
 		first = &g;
 		const auto block = static_cast<std::int32_t>(g.participant_id >> block_bits);
 		if (blocks_.empty() || blocks_.back().controller_id != g.controller_id || blocks_.back().block != block)
-			blocks_.push_back(Block{g.controller_id, block, {}});
-		Fact fact;
-		fact.participant_id = g.participant_id;
-		fact.kind = l.kind;
-		fact.academic_year = l.academic_year;
-		fact.measure = l.measure;
-		fact.provider_ukprn = l.provider_ukprn;
-		if (l.has_name)
-			fact.provider_name = l.provider_name;
-		if (l.has_value)
-			fact.value = l.value;
-		fact.import_id = import_id_;
-		fact.line_no = l.line_no;
-		fact.updated_at = now_;
-		blocks_.back().incoming.push_back(fact);
+			blocks_.push_back(Block{g.controller_id, block, chosen_.size(), 0});
+		chosen_.push_back(Chosen{g.participant_id, g.line});
+		++blocks_.back().count;
 	}
 	std::sort(errors_.begin(), errors_.end(), [](const LineError &a, const LineError &b) { return a.line_no < b.line_no; });
+}
+
+std::vector<Fact> FileImport::incoming(const Block &b) const {
+	std::vector<Fact> out(b.count);
+	for (std::size_t k = 0; k < b.count; ++k) {
+		const Chosen &c = chosen_[b.first + k];
+		const Line &l = lines_[static_cast<std::size_t>(c.line)];
+		Fact &f = out[k];
+		f.participant_id = c.participant_id;
+		f.kind = l.kind;
+		f.academic_year = l.academic_year;
+		f.measure = l.measure;
+		f.provider_ukprn = l.provider_ukprn;
+		if (l.has_name)
+			f.provider_name = l.provider_name;
+		if (l.has_value)
+			f.value = l.value;
+		f.import_id = import_id_;
+		f.line_no = l.line_no;
+		f.updated_at = now_;
+	}
+	return out;
 }
 
 }  // namespace outreach::outcome_import

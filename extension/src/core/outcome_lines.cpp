@@ -1,5 +1,6 @@
 #include "outcome_lines.hpp"
 
+#include "csv.hpp"            // max_fields
 #include "export_format.hpp"  // trim_spaces
 
 namespace outreach::outcome_lines {
@@ -125,6 +126,95 @@ Fact check_line(const Layout &layout, const std::vector<std::string> *fields, co
 	};
 	f.problem = problem();
 	return f;
+}
+
+bool split_plain_line(std::string_view line, std::vector<std::string_view> &fields) {
+	fields.clear();
+	std::size_t start = 0;
+	for (std::size_t i = 0; i < line.size(); ++i) {
+		const char c = line[i];
+		if (c < 0x20 || c > 0x7E || c == '"')
+			return false;
+		if (c == ',') {
+			fields.push_back(line.substr(start, i - start));
+			start = i + 1;
+		}
+	}
+	fields.push_back(line.substr(start));
+	return fields.size() <= csv::max_fields;
+}
+
+bool quick_check(const Layout &layout, const std::string_view *fields, std::size_t n, FactView &out) noexcept {
+	using export_format::trim_spaces;
+	if (static_cast<int>(n) != layout.n_fields)
+		return false;
+	auto at = [&](int pos) -> std::string_view {
+		return pos <= 0 || static_cast<std::size_t>(pos) > n ? std::string_view() : trim_spaces(fields[pos - 1]);
+	};
+	out = FactView{};
+	out.reference = at(layout.reference);
+	if (out.reference.empty() || layout.reference <= 0)
+		return false;
+	for (char c : out.reference)
+		if (c >= 'a' && c <= 'z')
+			return false;
+	if (layout.fixed_kind && layout.outcome == 0) {
+		out.kind = *layout.fixed_kind;
+	} else {
+		if (layout.outcome <= 0)
+			return false;
+		const std::string_view code = at(layout.outcome);
+		bool found = false;
+		for (const auto &[k, v] : layout.codes) {
+			if (k.size() != code.size())
+				continue;
+			bool same = true;
+			for (std::size_t i = 0; i < k.size() && same; ++i) {
+				const char c = code[i] >= 'A' && code[i] <= 'Z' ? static_cast<char>(code[i] - 'A' + 'a') : code[i];
+				same = c == k[i];
+			}
+			if (same) {
+				out.kind = v;
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			return false;
+	}
+	const std::string_view year = at(layout.academic_year);
+	const bool year_ok = (year.size() == 4 || year.size() == 7 || year.size() == 9) && is_digits(year.substr(0, 4)) &&
+	                     (year.size() == 4 || ((year[4] == '/' || year[4] == '-') && is_digits(year.substr(5))));
+	if (!year_ok)
+		return false;
+	out.academic_year = (year[0] - '0') * 1000 + (year[1] - '0') * 100 + (year[2] - '0') * 10 + (year[3] - '0');
+	if (out.academic_year < 1950 || out.academic_year > 2200)
+		return false;
+	const std::string_view ukprn = at(layout.provider_ukprn);
+	if (!ukprn.empty()) {
+		if (ukprn.size() != 8 || ukprn[0] != '1' || !is_digits(ukprn))
+			return false;
+		int v = 0;
+		for (char c : ukprn)
+			v = v * 10 + (c - '0');
+		out.provider_ukprn = v;
+	}
+	// (printable ASCII: characters are bytes)
+	out.measure = at(layout.measure);
+	out.value = at(layout.value);
+	out.has_value = !out.value.empty();
+	out.provider_name = at(layout.provider_name);
+	out.has_name = !out.provider_name.empty();
+	if (out.measure.size() > 100 || out.value.size() > 200 || out.provider_name.size() > 200)
+		return false;
+	const std::string_view k = out.kind;
+	if ((k == "ks4" || k == "ks5") && (out.measure.empty() || !out.has_value))
+		return false;
+	if ((k == "he_application" || k == "continuation") && !out.has_value)
+		return false;
+	if (k == "he_entry" && ukprn.empty() && !out.has_name)
+		return false;
+	return true;
 }
 
 std::optional<Repeats::Earlier> Repeats::see(int line_no, const Fact &f) {

@@ -42,6 +42,24 @@ struct Fact {
 // fields: nullopt when the line did not parse (error is then its CSV error).
 Fact check_line(const Layout &layout, const std::vector<std::string> *fields, const std::string &error, bool terminated);
 
+// A line's fact as views into its fields (for quick_check).
+struct FactView {
+	std::string_view reference, kind, measure, value, provider_name;
+	bool has_value = false, has_name = false;
+	int academic_year = 0, provider_ukprn = 0;
+};
+
+// The fast path for the usual line: n fields taken as they are (a record without quoting),
+// no problem, and a reference without lower-case letters. Then it fills out exactly as
+// check_line() would fill its Fact (views into the fields and into the layout) and returns
+// true; otherwise it returns false and check_line() must judge the line.
+bool quick_check(const Layout &layout, const std::string_view *fields, std::size_t n, FactView &out) noexcept;
+
+// Splits a physical line into fields when it can be read without the CSV rules for quoting:
+// printable ASCII only (no quote, CR or control character), at most csv::max_fields fields.
+// False otherwise (the line then goes through csv::CsvReader).
+bool split_plain_line(std::string_view line, std::vector<std::string_view> &fields);
+
 // Repeated facts: the same reference, kind, year, measure and provider UKPRN as an earlier
 // line without a problem. first_line returns that earlier line and whether value and provider
 // name are the same too (a duplicate) or not (a conflict); nullopt for the first occurrence.

@@ -14,7 +14,10 @@
 #include "../core/outcome_import.hpp"
 #include "../core/outcome_lines.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +31,8 @@ extern "C" {
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "nodes/params.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -113,6 +118,57 @@ private:
 	SPITupleTable *batch_ = nullptr;
 };
 
+// Runs a read-only query and hands every row to on_row(slot) as the executor produces it: no
+// copy of the row into an SPI tuple table (a million of them cost more than the scan). on_row
+// runs inside the executor, so it follows the boundary's rules by itself: its PostgreSQL
+// calls come before any C++ object with a destructor is made in its frame, and what may throw
+// is caught here and re-thrown once the query has ended.
+template <typename F>
+void for_each_row(const char *sql, const std::vector<Oid> &types, const std::vector<Datum> &values, F &on_row) {
+	struct Sink {
+		DestReceiver pub;  // first: the executor sees a DestReceiver
+		F *on_row;
+		std::exception_ptr *error;
+	};
+	std::exception_ptr error;
+	Sink sink{};
+	sink.pub.receiveSlot = [](TupleTableSlot *slot, DestReceiver *self) -> bool {
+		auto *s = reinterpret_cast<Sink *>(self);
+		try {
+			(*s->on_row)(slot);
+			return true;
+		} catch (...) {
+			*s->error = std::current_exception();
+			return false;  // stops the query
+		}
+	};
+	sink.pub.rStartup = [](DestReceiver *, int, TupleDesc) {};
+	sink.pub.rShutdown = [](DestReceiver *) {};
+	sink.pub.rDestroy = [](DestReceiver *) {};
+	sink.pub.mydest = DestNone;
+	sink.on_row = &on_row;
+	sink.error = &error;
+	guard([&] {
+		SPIExecuteOptions options;
+		memset(&options, 0, sizeof options);
+		options.params = makeParamList(static_cast<int>(types.size()));
+		for (std::size_t i = 0; i < types.size(); ++i) {
+			ParamExternData &p = options.params->params[i];
+			p.value = values[i];
+			p.isnull = false;
+			p.pflags = PARAM_FLAG_CONST;
+			p.ptype = types[i];
+		}
+		options.read_only = true;
+		options.dest = &sink.pub;
+		const int rc = SPI_execute_extended(sql, &options);
+		if (rc < 0)
+			elog(ERROR, "outcome_import_rows: query failed (SPI code %d)", rc);
+	});
+	if (error)
+		std::rethrow_exception(error);
+}
+
 Datum column(SPITupleTable *t, std::uint64_t row, int col, bool *isnull) {
 	return SPI_getbinval(t->vals[row], t->tupdesc, col, isnull);  // by value or a pointer: cannot fail
 }
@@ -121,43 +177,35 @@ Datum text_param(std::string_view s) {
 	return guard([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
 }
 
-// The file's lines, parsed and checked, into imp.
-void read_lines(oi::FileImport &imp, std::string_view bytes, int header_line, const ol::Layout &layout) {
-	outreach::csv::CsvReader reader(bytes);
-	outreach::csv::CsvRecord rec;
-	std::uint32_t count = 0;
-	while (reader.next(rec)) {
-		if (rec.line_no <= header_line)
-			continue;
-		if ((++count & 4095) == 0)
-			guard([] { CHECK_FOR_INTERRUPTS(); });
-		imp.add_line(rec.line_no, ol::check_line(layout, rec.ok() ? &rec.fields : nullptr, rec.error, rec.terminated));
-	}
-}
-
 // Every reference the recipient was sent, into imp (a reference is one participant's).
 void read_ledger(oi::FileImport &imp, Datum recipient, MemoryContext scratch) {
-	Cursor c("SELECT b.controller_id, b.participant_ids, b.participant_references FROM outreach.disclosure_block b "
-	         "WHERE b.recipient OPERATOR(pg_catalog.=) $1",
-	         {TEXTOID}, {recipient});
 	std::vector<std::string_view> views;
-	while (SPITupleTable *t = c.fetch(256)) {
-		for (std::uint64_t r = 0; r < SPI_processed; ++r) {
+	auto on_row = [&](TupleTableSlot *slot) {
+		// PostgreSQL first (detoasting may raise an error), with nothing to destroy yet.
+		slot_getallattrs(slot);
+		const std::int32_t cid = DatumGetInt32(slot->tts_values[0]);
+		MemoryContext caller = MemoryContextSwitchTo(scratch);
+		ArrayType *ids = DatumGetArrayTypeP(slot->tts_values[1]);
+		ArrayType *refs = DatumGetArrayTypeP(slot->tts_values[2]);
+		MemoryContextSwitchTo(caller);
+		const int n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
+		if (n != ArrayGetNItems(ARR_NDIM(refs), ARR_DIMS(refs)) || ARR_HASNULL(ids))
+			throw outreach::Error(outreach::sqlstate::internal_error, "disclosure_block: arrays of different lengths");
+		views.clear();
+		array_iter it;
+		array_iter_setup(&it, reinterpret_cast<AnyArrayType *>(refs));
+		for (int i = 0; i < n; ++i) {
 			bool isnull = false;
-			const std::int32_t cid = DatumGetInt32(column(t, r, 1, &isnull));
-			MemoryContext caller = MemoryContextSwitchTo(scratch);
-			const Elements ids(column(t, r, 2, &isnull)), refs(column(t, r, 3, &isnull));
-			MemoryContextSwitchTo(caller);
-			if (ids.size() != refs.size())
-				throw outreach::Error(outreach::sqlstate::internal_error, "disclosure_block: arrays of different lengths");
-			const auto *pid = ids.values<std::int64_t>("participant_ids");
-			views.clear();
-			refs.each_text([&](std::optional<std::string_view> ref) { views.push_back(ref.value_or(std::string_view())); });
-			imp.match(views.data(), pid, views.size(), cid);
-			guard([&] { MemoryContextReset(scratch); });
+			const Datum d = array_iter_next(&it, &isnull, i, -1, false, TYPALIGN_INT);
+			const auto *v = reinterpret_cast<const struct varlena *>(DatumGetPointer(d));
+			views.push_back(isnull ? std::string_view() : std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
 		}
-	}
-	c.close();
+		imp.match(views.data(), reinterpret_cast<const std::int64_t *>(ARR_DATA_PTR(ids)), views.size(), cid);
+		MemoryContextReset(scratch);  // (cannot fail)
+	};
+	for_each_row("SELECT b.controller_id, b.participant_ids, b.participant_references FROM outreach.disclosure_block b "
+	             "WHERE b.recipient OPERATOR(pg_catalog.=) $1",
+	             {TEXTOID}, {recipient}, on_row);
 }
 
 // The participants of the members the file's references belong to, as held now, into imp.
@@ -168,24 +216,31 @@ void read_participants(oi::FileImport &imp) {
 	const Datum list = PointerGetDatum(guard([&] {
 		return outreach::pg::value_array<int32>(INT4OID, members.size(), [&](std::size_t i) { return members[i]; });
 	}));
-	Cursor c("SELECT p.controller_id, p.participant_id, p.withdrawn_at IS NOT NULL, p.restricted_at IS NOT NULL "
-	         "FROM outreach.participant p WHERE p.controller_id OPERATOR(pg_catalog.=) ANY ($1)",
-	         {INT4ARRAYOID}, {list});
-	std::uint32_t batches = 0;
 	std::vector<oi::FileImport::Held> rows;
-	while (SPITupleTable *t = c.fetch(10000)) {
-		if ((++batches & 15) == 0)
-			guard([] { CHECK_FOR_INTERRUPTS(); });
-		rows.clear();
-		for (std::uint64_t r = 0; r < SPI_processed; ++r) {
-			bool isnull = false;
-			rows.push_back(oi::FileImport::Held{DatumGetInt32(column(t, r, 1, &isnull)),
-			                                    DatumGetInt64(column(t, r, 2, &isnull)),
-			                                    DatumGetBool(column(t, r, 3, &isnull)), DatumGetBool(column(t, r, 4, &isnull))});
+	rows.reserve(4096);
+	std::uint32_t count = 0;
+	auto on_row = [&](TupleTableSlot *slot) {
+		if ((++count & 65535) == 0)
+			CHECK_FOR_INTERRUPTS();  // (nothing to destroy in this frame)
+		slot_getsomeattrs(slot, 4);
+		rows.push_back(oi::FileImport::Held{DatumGetInt32(slot->tts_values[0]), DatumGetInt64(slot->tts_values[1]),
+		                                    DatumGetBool(slot->tts_values[2]), DatumGetBool(slot->tts_values[3])});
+		if (rows.size() == 4096) {
+			imp.participants(rows.data(), rows.size());
+			rows.clear();
 		}
-		imp.participants(rows.data(), rows.size());
-	}
-	c.close();
+	};
+	// For a few members, their rows through the primary key; for more, every row (a filter by
+	// a list of members costs more than looking up and skipping the others in C++).
+	if (members.size() <= 8)
+		for_each_row("SELECT p.controller_id, p.participant_id, p.withdrawn_at IS NOT NULL, p.restricted_at IS NOT NULL "
+		             "FROM outreach.participant p WHERE p.controller_id OPERATOR(pg_catalog.=) ANY ($1)",
+		             {INT4ARRAYOID}, {list}, on_row);
+	else
+		for_each_row("SELECT p.controller_id, p.participant_id, p.withdrawn_at IS NOT NULL, p.restricted_at IS NOT NULL "
+		             "FROM outreach.participant p",
+		             {}, {}, on_row);
+	imp.participants(rows.data(), rows.size());
 }
 
 // The facts of one outcome_block row (views into its arrays, detoasted into the current context).
@@ -311,19 +366,19 @@ void merge_blocks(const oi::FileImport &imp, Datum recipient, ReturnSetInfo *rsi
 			const std::int32_t cid = DatumGetInt32(column(t, r, 1, &isnull));
 			const std::int32_t block = DatumGetInt32(column(t, r, 2, &isnull));
 			for (; next < blocks.size() && before(blocks[next], cid, block); ++next)
-				put_block(rsinfo, blocks[next], oi::merge_block(none, blocks[next].incoming), rows);
+				put_block(rsinfo, blocks[next], oi::merge_block(none, imp.incoming(blocks[next])), rows);
 			if (next == blocks.size() || blocks[next].controller_id != cid || blocks[next].block != block)
 				continue;  // a block the file does not touch
 			MemoryContext caller = MemoryContextSwitchTo(scratch);
 			const std::vector<oi::Fact> held = held_facts(t, r);
 			MemoryContextSwitchTo(caller);
-			put_block(rsinfo, blocks[next], oi::merge_block(held, blocks[next].incoming), rows);
+			put_block(rsinfo, blocks[next], oi::merge_block(held, imp.incoming(blocks[next])), rows);
 			++next;
 			guard([&] { MemoryContextReset(scratch); });
 		}
 	}
 	for (; next < blocks.size(); ++next)
-		put_block(rsinfo, blocks[next], oi::merge_block(none, blocks[next].incoming), rows);
+		put_block(rsinfo, blocks[next], oi::merge_block(none, imp.incoming(blocks[next])), rows);
 	c.close();
 }
 
@@ -365,8 +420,12 @@ OUTREACH_FUNCTION(outcome_import_rows) {
 		});
 	};
 	oi::FileImport imp(recipient_name, import_id, mark);
-	read_lines(imp, bytes, header_line, layout);
+	imp.reserve(bytes.size() / 24 + 16);  // (room, not memory: pages never written are never taken)
+	// (the lines' fields are views into the content, which stays allocated until the end)
+	imp.read(bytes, header_line, layout, [](void *) { guard([] { CHECK_FOR_INTERRUPTS(); }); });
 	phase("lines parsed and checked");
+	imp.index_references();
+	phase("references indexed");
 	if (guard([] { return SPI_connect(); }) != SPI_OK_CONNECT)
 		throw outreach::Error(outreach::sqlstate::internal_error, "outcome_import_rows: SPI_connect failed");
 	read_ledger(imp, recipient_param, scratch);
