@@ -170,7 +170,7 @@ q -q -c "CREATE TABLE copy_plain (reference text, key_stage text, academic_year 
                                    measure text COLLATE \"C\", value text, PRIMARY KEY (reference, key_stage, academic_year, measure))"
 
 run_import() {  # prints: seconds lines_not_imported
-  q -q -c "TRUNCATE outreach.outcome, outreach.outcome_import CASCADE" -c "CHECKPOINT"
+  q -q -c "TRUNCATE outreach.outcome_block, outreach.outcome_import CASCADE" -c "CHECKPOINT"
   q <<SQL | awk '/^Time:/ { t = $2 / 1000 } /^[0-9]+$/ { n = $1 } END { printf "%.3f %s\n", t, n }'
 \\timing on
 SELECT count(*) FROM outreach.import_outcomes('dfe', 'outcomes.csv', pg_read_binary_file('$work/outcomes.csv'));

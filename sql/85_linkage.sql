@@ -19,7 +19,7 @@ BEGIN
   DELETE FROM outreach.notice_delivery WHERE controller_id = ANY (ids);
   DELETE FROM outreach.notification_channel WHERE controller_id = ANY (ids);
   DELETE FROM outreach.disclosure_block WHERE controller_id = ANY (ids);
-  DELETE FROM outreach.outcome WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.outcome_block WHERE controller_id = ANY (ids);
   DELETE FROM outreach.attendance WHERE controller_id = ANY (ids);
   DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
   DELETE FROM outreach.tombstone WHERE controller_id = ANY (ids);
@@ -561,6 +561,48 @@ WHERE o.controller_id = :lk_a AND NOT EXISTS (SELECT 1 FROM outreach.participant
                                               WHERE p.controller_id = o.controller_id AND p.participant_id = o.participant_id);
 SELECT f.recipient, f.kind FROM outreach.recipient_followup f JOIN outreach.tombstone t USING (controller_id, participant_id)
 WHERE f.controller_id = :lk_a AND f.kind = 'erasure' AND t.reasons = '{erasure_request}' ORDER BY 1;
+
+-- How outcomes are kept (0.6.0): per member, recipient and block of 65536 participant ids, the
+-- facts in key order (participant, outcome, year, measure, UKPRN; byte order), the arrays of a
+-- block as long as each other; outreach.outcome shows them a row each.
+SELECT count(*) AS blocks,
+       bool_and(k.in_order) AS facts_in_key_order,
+       bool_and(k.right_block) AS ids_in_their_block,
+       bool_and(cardinality(b.outcomes) = cardinality(b.participant_ids) AND cardinality(b.outcome_values) = cardinality(b.participant_ids)
+                AND cardinality(b.updated_ats) = cardinality(b.participant_ids)) AS arrays_aligned,
+       sum(cardinality(b.participant_ids)) = (SELECT count(*) FROM outreach.outcome) AS view_shows_every_fact
+FROM outreach.outcome_block b
+CROSS JOIN LATERAL (
+  SELECT array_agg(ROW(u.p, u.o COLLATE "C", u.y, u.m COLLATE "C", u.k)::text ORDER BY u.n)
+           = array_agg(ROW(u.p, u.o COLLATE "C", u.y, u.m COLLATE "C", u.k)::text
+                       ORDER BY u.p, u.o COLLATE "C", u.y, u.m COLLATE "C", u.k) AS in_order,
+         bool_and(u.p >> 16 = b.block) AS right_block
+  FROM unnest(b.participant_ids, b.outcomes, b.academic_years, b.measures, b.provider_ukprns) WITH ORDINALITY
+    AS u(p, o, y, m, k, n)) AS k;
+
+-- A damaged block (arrays of different lengths, written by hand) is refused by the next import
+-- touching it, with nothing stored.
+BEGIN;
+UPDATE outreach.outcome_block SET outcome_values = outcome_values[2:] WHERE controller_id = :lk_a AND recipient = 'dfe';
+SELECT regress.lk_try(format($$SELECT count(*)::text FROM outreach.import_outcomes('dfe', 'dfe_damaged.csv', %L)$$,
+         convert_to(E'PupilReference,KeyStage,AcademicYear,Measure,Value\r\n' || pg_temp.ref('a-adult') || E',KS4,2021,attainment8,41\r\n', 'UTF8')))
+       AS damaged_block;
+ROLLBACK;
+
+-- Deleting a participant rewrites their block without their facts and leaves the others' as
+-- they were; deleting everyone in a block deletes the block.
+CREATE TEMP TABLE lk_facts_before AS SELECT * FROM outreach.outcome;
+SELECT p.external_ref AS deleted, count(*) AS their_facts
+FROM outreach.outcome o JOIN lk_people p USING (controller_id, participant_id)
+WHERE p.external_ref = 'a-adult' GROUP BY 1;
+DELETE FROM outreach.participant WHERE participant_id = (SELECT participant_id FROM lk_people WHERE external_ref = 'a-adult');
+SELECT (SELECT count(*) FROM lk_facts_before) - (SELECT count(*) FROM outreach.outcome) AS facts_gone,
+       (SELECT count(*) FROM (SELECT * FROM lk_facts_before f
+                              WHERE f.participant_id <> (SELECT participant_id FROM lk_people WHERE external_ref = 'a-adult')
+                              EXCEPT SELECT * FROM outreach.outcome) AS x) AS others_changed;
+SELECT count(*) AS blocks_of_b_before FROM outreach.outcome_block WHERE controller_id = :lk_b;
+DELETE FROM outreach.participant WHERE controller_id = :lk_b;
+SELECT count(*) AS blocks_of_b_after FROM outreach.outcome_block WHERE controller_id = :lk_b;
 
 -- Clean up what is cluster-wide (roles) and what later suites count.
 SET client_min_messages = warning;

@@ -16,6 +16,7 @@ inline constexpr const char *insufficient_privilege = "42501";
 inline constexpr const char *config_file_error = "F0000";
 inline constexpr const char *undefined_object = "42704";
 inline constexpr const char *internal_error = "XX000";
+inline constexpr const char *data_corrupted = "XX001";
 }  // namespace sqlstate
 
 class Error : public std::runtime_error {

@@ -61,7 +61,7 @@ public:
 	template <typename T>
 	const T *values(const char *what) const {
 		if (ARR_HASNULL(array_) || ARR_NDIM(array_) > 1)
-			throw outreach::Error(outreach::sqlstate::internal_error, std::string("outcome_block: NULL in ") + what);
+			throw outreach::Error(outreach::sqlstate::data_corrupted, std::string("outcome_block: NULL in ") + what);
 		return reinterpret_cast<const T *>(ARR_DATA_PTR(array_));
 	}
 	// Variable-length elements, NULL as nullopt, in order.
@@ -190,7 +190,7 @@ void read_ledger(oi::FileImport &imp, Datum recipient, MemoryContext scratch) {
 		MemoryContextSwitchTo(caller);
 		const int n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
 		if (n != ArrayGetNItems(ARR_NDIM(refs), ARR_DIMS(refs)) || ARR_HASNULL(ids))
-			throw outreach::Error(outreach::sqlstate::internal_error, "disclosure_block: arrays of different lengths");
+			throw outreach::Error(outreach::sqlstate::data_corrupted, "disclosure_block: the arrays of a block differ in length");
 		views.clear();
 		array_iter it;
 		array_iter_setup(&it, reinterpret_cast<AnyArrayType *>(refs));
@@ -253,7 +253,8 @@ std::vector<oi::Fact> held_facts(SPITupleTable *t, std::uint64_t r) {
 	const std::size_t n = ids.size();
 	for (const Elements *e : {&kinds, &years, &measures, &ukprns, &names, &values, &imports, &lines, &times})
 		if (e->size() != n)
-			throw outreach::Error(outreach::sqlstate::internal_error, "outcome_block: arrays of different lengths");
+			throw outreach::Error(outreach::sqlstate::data_corrupted,
+			                      "outcome_block: the arrays of a block differ in length (it was written other than by import_outcomes)");
 	std::vector<oi::Fact> facts(n);
 	const auto *pid = ids.values<std::int64_t>("participant_ids");
 	const auto *year = years.values<std::int32_t>("academic_years");
@@ -279,7 +280,7 @@ std::vector<oi::Fact> held_facts(SPITupleTable *t, std::uint64_t r) {
 	values.each_text([&](std::optional<std::string_view> v) { facts[k++].value = v; });
 	for (const oi::Fact &f : facts)
 		if (f.kind < 0)
-			throw outreach::Error(outreach::sqlstate::internal_error, "outcome_block: an unknown outcome kind");
+			throw outreach::Error(outreach::sqlstate::data_corrupted, "outcome_block: an unknown outcome kind");
 	return facts;
 }
 
