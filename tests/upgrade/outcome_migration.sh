@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 0.6.0 moves the outcome facts from one row each (outreach.outcome, a table until 0.5.0) into
 # blocks (outreach.outcome_block; outreach.outcome becomes a view). An upgrade from 0.4.0 and
-# from 0.5.0 with facts held must show the same facts afterwards, each block's in key order,
+# from 0.5.0 with facts held must show the same facts afterwards, each block's in key order
 # (the import merges with a block by walking it in that order).
 # Uses the running cluster from scripts/test (PGHOST/PGPORT/PGUSER). Prints ok/FAILED lines.
 set -uo pipefail
