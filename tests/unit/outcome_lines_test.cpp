@@ -97,3 +97,70 @@ TEST(OutcomeLinesRepeats, DuplicatesAndConflictsPointAtTheFirstLine) {
 	// A line with a problem neither repeats nor is repeated.
 	EXPECT_FALSE(r.see(6, check({"1-A", "ks4", "2023", "m", "", "", ""})));
 }
+
+namespace {
+
+// Fields to combine: good, odd and bad values of each column.
+const std::vector<std::string> references = {"1-ABC", " 1-ABC ", "1-abc", "", "  ", "12-0123456789ABCDEFGHJKMNPQRS*"};
+const std::vector<std::string> codes = {"ks4", "KS4", " Ks4 ", "entry", "cont", "nope", ""};
+const std::vector<std::string> years = {"2023", "2023/24", "2023-24", "2023/2024", "1949", "2201", "23/24", "2023/", "", " 2023 ",
+                                        "2023x24"};
+const std::vector<std::string> measures = {"attainment8", "", " a8 ", std::string(100, 'm'), std::string(101, 'm')};
+const std::vector<std::string> values = {"47", "", " 4 ", std::string(200, 'v'), std::string(201, 'v')};
+const std::vector<std::string> ukprns = {"", "10007774", "20007774", "1000777", "1000777x", " 10007774 "};
+const std::vector<std::string> names = {"", "University of Oxford", std::string(201, 'n')};
+
+}  // namespace
+
+TEST(OutcomeLines, TheQuickCheckAgreesWithTheFullOneWheneverItAnswers) {
+	// Every combination the generator reaches (a stride through the product of the columns):
+	// when quick_check accepts a line, check_line must find no problem and the same values.
+	const Layout l = layout();
+	std::size_t accepted = 0, tried = 0;
+	std::vector<std::string_view> views;
+	for (std::size_t i = 0; i < 200000; ++i) {
+		std::size_t k = i * 2654435761u;
+		auto pick = [&](const std::vector<std::string> &v) -> const std::string & {
+			const std::string &s = v[k % v.size()];
+			k /= v.size();
+			return s;
+		};
+		std::vector<std::string> fields = {pick(references), pick(codes), pick(years), pick(measures), pick(values),
+		                                   pick(ukprns), pick(names)};
+		std::string line;
+		for (std::size_t f = 0; f < fields.size(); ++f)
+			line += (f ? "," : "") + fields[f];
+		++tried;
+		if (!split_plain_line(line, views))
+			continue;
+		ASSERT_EQ(views.size(), fields.size()) << line;
+		FactView q;
+		if (!quick_check(l, views.data(), views.size(), q))
+			continue;
+		++accepted;
+		const Fact f = check_line(l, &fields, "", true);
+		ASSERT_EQ(f.problem, std::nullopt) << line;
+		EXPECT_EQ(f.reference, std::string(q.reference)) << line;
+		EXPECT_EQ(f.kind, std::string(q.kind)) << line;
+		EXPECT_EQ(f.academic_year, q.academic_year) << line;
+		EXPECT_EQ(f.measure, q.measure) << line;
+		EXPECT_EQ(f.value, q.has_value ? std::optional<std::string>(std::string(q.value)) : std::nullopt) << line;
+		EXPECT_EQ(f.provider_ukprn, q.provider_ukprn) << line;
+		EXPECT_EQ(f.provider_name, q.has_name ? std::optional<std::string>(std::string(q.provider_name)) : std::nullopt) << line;
+	}
+	EXPECT_GT(accepted, tried / 50) << "the quick path should take the usual lines";
+}
+
+TEST(OutcomeLines, PlainLinesAreSplitOnlyWhenNoQuotingRuleApplies) {
+	std::vector<std::string_view> f;
+	EXPECT_TRUE(split_plain_line("a,b,,c", f));
+	EXPECT_EQ(f, (std::vector<std::string_view>{"a", "b", "", "c"}));
+	EXPECT_TRUE(split_plain_line("", f));
+	EXPECT_EQ(f.size(), 1u);
+	EXPECT_FALSE(split_plain_line("a,\"b\"", f));
+	EXPECT_FALSE(split_plain_line("a\tb", f));
+	EXPECT_FALSE(split_plain_line("a\rb", f));
+	EXPECT_FALSE(split_plain_line("caf\xC3\xA9", f));  // not ASCII: the reader checks its UTF-8
+	EXPECT_FALSE(split_plain_line(std::string(1001, ','), f));  // more fields than a record may have
+	EXPECT_TRUE(split_plain_line(std::string(999, ','), f));
+}
