@@ -23,12 +23,11 @@ CREATE OR REPLACE FUNCTION outreach.import_outcomes(recipient text, file_name te
 RETURNS TABLE (import_id bigint, line_no int, status text, reason text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
--- A file is a batch of up to millions of lines: joins by hash or merge, sorts and hashes in
--- memory (imports run one at a time, so this much memory is taken once).
-SET enable_nestloop = off
+-- The blocks outcome_import_rows returns (tens of MB for a million facts) are kept in memory
+-- (imports run one at a time, so this much memory is taken once).
 SET work_mem = '256MB'
--- The one big statement is costed far above jit_above_cost; compiling its ~140 expressions
--- costs more than it saves on a million lines.
+-- Its scan of the participants of a large service is costed above jit_above_cost; compiling
+-- the scan's few expressions costs more than it saves.
 SET jit = off
 AS $$
 #variable_conflict use_column

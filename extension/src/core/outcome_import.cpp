@@ -22,7 +22,6 @@ std::size_t table_size(std::size_t n) {
 	return size;
 }
 
-
 }  // namespace
 
 std::size_t zeroed_pages_size(std::size_t bytes) noexcept {
@@ -386,7 +385,7 @@ std::int32_t FileImport::person_find(std::int32_t cid, std::int64_t pid, bool ad
 std::vector<std::int32_t> FileImport::matched_members() const {
 	std::vector<std::int32_t> out;
 	for (std::size_t s = 0; s < people_.size(); ++s)
-		if (people_[s].state != 0 && (out.empty() || out.back() != people_[s].controller_id))
+		if (people_[s].state != 0)
 			out.push_back(people_[s].controller_id);
 	std::sort(out.begin(), out.end());
 	out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -486,8 +485,7 @@ void FileImport::judge() {
 		return std::tie(g.controller_id, g.participant_id, g.kind, g.academic_year, g.measure, g.provider_ukprn);
 	};
 	std::sort(good.begin(), good.end(), [&](const Good &a, const Good &b) {
-		return std::tie(a.controller_id, a.participant_id, a.kind, a.academic_year, a.measure, a.provider_ukprn, a.line) <
-		       std::tie(b.controller_id, b.participant_id, b.kind, b.academic_year, b.measure, b.provider_ukprn, b.line);
+		return key(a) < key(b) || (key(a) == key(b) && a.line < b.line);
 	});
 	const Good *first = nullptr;
 	for (const Good &g : good) {

@@ -49,19 +49,25 @@ using outreach::pg::guard;
 
 namespace {
 
-// The elements of a one-dimensional array (detoasted into the current memory context).
+// The elements of a one-dimensional array, detoasted into the memory context into.
 class Elements {
 public:
-	explicit Elements(Datum d) {
-		array_ = guard([&] { return DatumGetArrayTypeP(d); });
+	Elements(Datum d, MemoryContext into) {
+		array_ = guard([&] {
+			MemoryContext caller = MemoryContextSwitchTo(into);
+			ArrayType *a = DatumGetArrayTypeP(d);
+			MemoryContextSwitchTo(caller);
+			return a;
+		});
 		n_ = static_cast<std::size_t>(ArrayGetNItems(ARR_NDIM(array_), ARR_DIMS(array_)));
 	}
 	std::size_t size() const noexcept { return n_; }
-	// Fixed-size elements without NULLs (int4, int8, timestamptz), read in place.
+	// Fixed-size elements without NULLs (int4, int8, timestamptz), read in place; what names
+	// the array (table.column) in the error for a damaged one.
 	template <typename T>
 	const T *values(const char *what) const {
 		if (ARR_HASNULL(array_) || ARR_NDIM(array_) > 1)
-			throw outreach::Error(outreach::sqlstate::data_corrupted, std::string("outcome_block: NULL in ") + what);
+			throw outreach::Error(outreach::sqlstate::data_corrupted, std::string("NULL in ") + what);
 		return reinterpret_cast<const T *>(ARR_DATA_PTR(array_));
 	}
 	// Variable-length elements, NULL as nullopt, in order.
@@ -86,43 +92,11 @@ private:
 	std::size_t n_ = 0;
 };
 
-// A read-only SPI cursor, fetched in batches: each(f) calls f(tuple, tupdesc) for every row.
-class Cursor {
-public:
-	Cursor(const char *sql, std::vector<Oid> types, std::vector<Datum> values) {
-		portal_ = guard([&] {
-			return SPI_cursor_open_with_args(nullptr, sql, static_cast<int>(types.size()), types.data(), values.data(),
-			                                 nullptr, true, 0);
-		});
-	}
-	Cursor(const Cursor &) = delete;
-	Cursor &operator=(const Cursor &) = delete;
-	// Called only on the normal path (on an error the transaction's abort closes the portal).
-	void close() {
-		guard([&] { SPI_cursor_close(portal_); });
-	}
-	// Fetches up to n rows; nullptr at the end. The previous batch is freed.
-	SPITupleTable *fetch(long n) {
-		if (batch_)
-			guard([&] { SPI_freetuptable(batch_); });
-		batch_ = nullptr;
-		guard([&] { SPI_cursor_fetch(portal_, true, n); });
-		if (SPI_processed == 0)
-			return nullptr;
-		batch_ = SPI_tuptable;
-		return batch_;
-	}
-
-private:
-	Portal portal_ = nullptr;
-	SPITupleTable *batch_ = nullptr;
-};
-
 // Runs a read-only query and hands every row to on_row(slot) as the executor produces it: no
 // copy of the row into an SPI tuple table (a million of them cost more than the scan). on_row
 // runs inside the executor, so it follows the boundary's rules by itself: its PostgreSQL
-// calls come before any C++ object with a destructor is made in its frame, and what may throw
-// is caught here and re-thrown once the query has ended.
+// calls go through guard() or come before any C++ object with a destructor is made in its
+// frame, and what it throws is caught here and re-thrown once the query has ended.
 template <typename F>
 void for_each_row(const char *sql, const std::vector<Oid> &types, const std::vector<Datum> &values, F &on_row) {
 	struct Sink {
@@ -169,8 +143,11 @@ void for_each_row(const char *sql, const std::vector<Oid> &types, const std::vec
 		std::rethrow_exception(error);
 }
 
-Datum column(SPITupleTable *t, std::uint64_t row, int col, bool *isnull) {
-	return SPI_getbinval(t->vals[row], t->tupdesc, col, isnull);  // by value or a pointer: cannot fail
+
+Datum int4_array_param(const std::vector<std::int32_t> &v) {
+	return PointerGetDatum(guard([&] {
+		return outreach::pg::value_array<int32>(INT4OID, v.size(), [&](std::size_t i) { return v[i]; });
+	}));
 }
 
 Datum text_param(std::string_view s) {
@@ -181,26 +158,14 @@ Datum text_param(std::string_view s) {
 void read_ledger(oi::FileImport &imp, Datum recipient, MemoryContext scratch) {
 	std::vector<std::string_view> views;
 	auto on_row = [&](TupleTableSlot *slot) {
-		// PostgreSQL first (detoasting may raise an error), with nothing to destroy yet.
 		slot_getallattrs(slot);
 		const std::int32_t cid = DatumGetInt32(slot->tts_values[0]);
-		MemoryContext caller = MemoryContextSwitchTo(scratch);
-		ArrayType *ids = DatumGetArrayTypeP(slot->tts_values[1]);
-		ArrayType *refs = DatumGetArrayTypeP(slot->tts_values[2]);
-		MemoryContextSwitchTo(caller);
-		const int n = ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids));
-		if (n != ArrayGetNItems(ARR_NDIM(refs), ARR_DIMS(refs)) || ARR_HASNULL(ids))
+		const Elements ids(slot->tts_values[1], scratch), refs(slot->tts_values[2], scratch);
+		if (ids.size() != refs.size())
 			throw outreach::Error(outreach::sqlstate::data_corrupted, "disclosure_block: the arrays of a block differ in length");
 		views.clear();
-		array_iter it;
-		array_iter_setup(&it, reinterpret_cast<AnyArrayType *>(refs));
-		for (int i = 0; i < n; ++i) {
-			bool isnull = false;
-			const Datum d = array_iter_next(&it, &isnull, i, -1, false, TYPALIGN_INT);
-			const auto *v = reinterpret_cast<const struct varlena *>(DatumGetPointer(d));
-			views.push_back(isnull ? std::string_view() : std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
-		}
-		imp.match(views.data(), reinterpret_cast<const std::int64_t *>(ARR_DATA_PTR(ids)), views.size(), cid);
+		refs.each_text([&](std::optional<std::string_view> ref) { views.push_back(ref.value_or(std::string_view())); });
+		imp.match(views.data(), ids.values<std::int64_t>("disclosure_block.participant_ids"), views.size(), cid);
 		MemoryContextReset(scratch);  // (cannot fail)
 	};
 	for_each_row("SELECT b.controller_id, b.participant_ids, b.participant_references FROM outreach.disclosure_block b "
@@ -213,9 +178,7 @@ void read_participants(oi::FileImport &imp) {
 	const std::vector<std::int32_t> members = imp.matched_members();
 	if (members.empty())
 		return;
-	const Datum list = PointerGetDatum(guard([&] {
-		return outreach::pg::value_array<int32>(INT4OID, members.size(), [&](std::size_t i) { return members[i]; });
-	}));
+	const Datum list = int4_array_param(members);
 	std::vector<oi::FileImport::Held> rows;
 	rows.reserve(4096);
 	std::uint32_t count = 0;
@@ -243,25 +206,24 @@ void read_participants(oi::FileImport &imp) {
 	imp.participants(rows.data(), rows.size());
 }
 
-// The facts of one outcome_block row (views into its arrays, detoasted into the current context).
-std::vector<oi::Fact> held_facts(SPITupleTable *t, std::uint64_t r) {
-	bool isnull = false;
-	const Elements ids(column(t, r, 3, &isnull)), kinds(column(t, r, 4, &isnull)), years(column(t, r, 5, &isnull)),
-		measures(column(t, r, 6, &isnull)), ukprns(column(t, r, 7, &isnull)), names(column(t, r, 8, &isnull)),
-		values(column(t, r, 9, &isnull)), imports(column(t, r, 10, &isnull)), lines(column(t, r, 11, &isnull)),
-		times(column(t, r, 12, &isnull));
+// The facts of one outcome_block row, its arrays in columns 3-12 of the slot (views into them,
+// detoasted into the memory context into).
+std::vector<oi::Fact> held_facts(TupleTableSlot *slot, MemoryContext into) {
+	auto col = [&](int n) { return Elements(slot->tts_values[n - 1], into); };  // (1-based, as the query lists them)
+	const Elements ids = col(3), kinds = col(4), years = col(5), measures = col(6), ukprns = col(7), names = col(8),
+		values = col(9), imports = col(10), lines = col(11), times = col(12);
 	const std::size_t n = ids.size();
 	for (const Elements *e : {&kinds, &years, &measures, &ukprns, &names, &values, &imports, &lines, &times})
 		if (e->size() != n)
 			throw outreach::Error(outreach::sqlstate::data_corrupted,
 			                      "outcome_block: the arrays of a block differ in length (it was written other than by import_outcomes)");
 	std::vector<oi::Fact> facts(n);
-	const auto *pid = ids.values<std::int64_t>("participant_ids");
-	const auto *year = years.values<std::int32_t>("academic_years");
-	const auto *ukprn = ukprns.values<std::int32_t>("provider_ukprns");
-	const auto *import = imports.values<std::int64_t>("import_ids");
-	const auto *line = lines.values<std::int32_t>("line_nos");
-	const auto *at = times.values<std::int64_t>("updated_ats");
+	const auto *pid = ids.values<std::int64_t>("outcome_block.participant_ids");
+	const auto *year = years.values<std::int32_t>("outcome_block.academic_years");
+	const auto *ukprn = ukprns.values<std::int32_t>("outcome_block.provider_ukprns");
+	const auto *import = imports.values<std::int64_t>("outcome_block.import_ids");
+	const auto *line = lines.values<std::int32_t>("outcome_block.line_nos");
+	const auto *at = times.values<std::int64_t>("outcome_block.updated_ats");
 	for (std::size_t k = 0; k < n; ++k) {
 		facts[k].participant_id = pid[k];
 		facts[k].academic_year = year[k];
@@ -347,40 +309,32 @@ void merge_blocks(const oi::FileImport &imp, Datum recipient, ReturnSetInfo *rsi
 	for (const auto &b : blocks)
 		if (members.empty() || members.back() != b.controller_id)
 			members.push_back(b.controller_id);
-	const Datum list = PointerGetDatum(guard([&] {
-		return outreach::pg::value_array<int32>(INT4OID, members.size(), [&](std::size_t i) { return members[i]; });
-	}));
-	Cursor c("SELECT b.controller_id, b.block, b.participant_ids, b.outcomes, b.academic_years, b.measures, "
-	         "b.provider_ukprns, b.provider_names, b.outcome_values, b.import_ids, b.line_nos, b.updated_ats "
-	         "FROM outreach.outcome_block b "
-	         "WHERE b.recipient OPERATOR(pg_catalog.=) $1 AND b.controller_id OPERATOR(pg_catalog.=) ANY ($2) "
-	         "ORDER BY b.controller_id, b.block",
-	         {TEXTOID, INT4ARRAYOID}, {recipient, list});
 	const std::vector<oi::Fact> none;
 	std::size_t next = 0;  // the next block of the file to write
 	auto before = [](const oi::FileImport::Block &b, std::int32_t cid, std::int32_t block) {
 		return b.controller_id < cid || (b.controller_id == cid && b.block < block);
 	};
-	while (SPITupleTable *t = c.fetch(64)) {
-		for (std::uint64_t r = 0; r < SPI_processed; ++r) {
-			bool isnull = false;
-			const std::int32_t cid = DatumGetInt32(column(t, r, 1, &isnull));
-			const std::int32_t block = DatumGetInt32(column(t, r, 2, &isnull));
-			for (; next < blocks.size() && before(blocks[next], cid, block); ++next)
-				put_block(rsinfo, blocks[next], oi::merge_block(none, imp.incoming(blocks[next])), rows);
-			if (next == blocks.size() || blocks[next].controller_id != cid || blocks[next].block != block)
-				continue;  // a block the file does not touch
-			MemoryContext caller = MemoryContextSwitchTo(scratch);
-			const std::vector<oi::Fact> held = held_facts(t, r);
-			MemoryContextSwitchTo(caller);
-			put_block(rsinfo, blocks[next], oi::merge_block(held, imp.incoming(blocks[next])), rows);
-			++next;
-			guard([&] { MemoryContextReset(scratch); });
-		}
-	}
+	auto on_row = [&](TupleTableSlot *slot) {
+		slot_getallattrs(slot);
+		const std::int32_t cid = DatumGetInt32(slot->tts_values[0]);
+		const std::int32_t block = DatumGetInt32(slot->tts_values[1]);
+		for (; next < blocks.size() && before(blocks[next], cid, block); ++next)
+			put_block(rsinfo, blocks[next], oi::merge_block(none, imp.incoming(blocks[next])), rows);
+		if (next == blocks.size() || blocks[next].controller_id != cid || blocks[next].block != block)
+			return;  // a block the file does not touch
+		const std::vector<oi::Fact> held = held_facts(slot, scratch);
+		put_block(rsinfo, blocks[next], oi::merge_block(held, imp.incoming(blocks[next])), rows);
+		++next;
+		guard([&] { MemoryContextReset(scratch); });
+	};
+	for_each_row("SELECT b.controller_id, b.block, b.participant_ids, b.outcomes, b.academic_years, b.measures, "
+	             "b.provider_ukprns, b.provider_names, b.outcome_values, b.import_ids, b.line_nos, b.updated_ats "
+	             "FROM outreach.outcome_block b "
+	             "WHERE b.recipient OPERATOR(pg_catalog.=) $1 AND b.controller_id OPERATOR(pg_catalog.=) ANY ($2) "
+	             "ORDER BY b.controller_id, b.block",
+	             {TEXTOID, INT4ARRAYOID}, {recipient, int4_array_param(members)}, on_row);
 	for (; next < blocks.size(); ++next)
 		put_block(rsinfo, blocks[next], oi::merge_block(none, imp.incoming(blocks[next])), rows);
-	c.close();
 }
 
 }  // namespace
