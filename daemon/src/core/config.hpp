@@ -14,7 +14,7 @@
 
 namespace outreachd {
 
-inline constexpr std::string_view outreachd_version = "0.6.0";
+inline constexpr std::string_view outreachd_version = "0.7.0";
 
 class ConfigError : public std::runtime_error {
 public:
