@@ -14,6 +14,15 @@ static pg::ConnectOptions listen_options(const Runtime& rt) {
   return o;
 }
 
+// What the extension makes: "outreach_" and 32 lower-case hex digits; nothing else is LISTENed to.
+static bool valid_channel_name(const std::string& name) {
+  constexpr std::string_view prefix = "outreach_";
+  if (name.size() != prefix.size() + 32 || name.compare(0, prefix.size(), prefix) != 0) return false;
+  for (std::size_t i = prefix.size(); i < name.size(); ++i)
+    if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return false;
+  return true;
+}
+
 Listener::Listener(Runtime& rt, std::map<std::string, JobRunner*> runners)
     : rt_(rt), runners_(std::move(runners)), db_(rt.io.get_executor(), listen_options(rt)), backoff_timer_(rt.io) {
   db_.on_notification = [this](const pg::Notification& n) { dispatch(n); };
@@ -26,14 +35,9 @@ void Listener::wake(const std::string& job) {
 
 void Listener::dispatch(const pg::Notification& n) {
   log::debug("notification on {}: {}", n.channel, n.payload);
-  if (n.channel == "outreach_delivery") {
-    wake("notify");
-  } else if (n.channel == "outreach_retention") {
-    if (n.payload.find("\"deletion_confirmed\"") != std::string::npos) wake("delete");
-    if (n.payload.find("\"records_marked\"") != std::string::npos) wake("notify");
-  } else if (n.channel == "outreach_linkage") {
-    wake("notify");
-  }
+  if (n.channel != channel_) return;
+  if (n.payload == "deletion_confirmed") wake("delete");
+  if (n.payload == "records_marked" || n.payload == "delivery_queued") wake("notify");
 }
 
 awaitable<void> Listener::loop() {
@@ -42,9 +46,10 @@ awaitable<void> Listener::loop() {
     std::string problem;
     try {
       co_await db_.connect();
-      co_await db_.query("LISTEN outreach_retention");
-      co_await db_.query("LISTEN outreach_delivery");
-      co_await db_.query("LISTEN outreach_linkage");
+      auto name = co_await db_.query("SELECT outreach.service_channel()");
+      channel_ = name.rows() == 1 && !name.is_null(0, 0) ? std::string(name.text(0, 0)) : std::string();
+      if (!valid_channel_name(channel_)) throw pg::Error("outreach.service_channel() gave no valid channel name", "", false);
+      co_await db_.query("LISTEN " + channel_);  // (checked: outreach_ and 32 hex digits)
       if (failures > 0) ++rt_.metrics.reconnects;  // (a server restart shows here first)
       if (failures > 0 || rt_.metrics.reconnects > 0) log::info("listener: connected to {}", db_.describe());
       failures = 0;

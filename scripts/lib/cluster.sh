@@ -55,6 +55,7 @@ cluster_start() {
 port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$CLUSTER_DIR/socket'
+shared_preload_libraries = 'outreach'
 outreach.key_file = '$CLUSTER_DIR/keys/outreach.keys'
 fsync = off
 synchronous_commit = off
