@@ -134,14 +134,15 @@ SELECT regress.try_masked(format('SELECT outreach.confirm_deletion(%s, ARRAY(SEL
 SELECT regress.try_masked(format('SELECT outreach.unmark_deletion(%s, ARRAY(SELECT participant_id FROM outreach.participant_core WHERE external_ref = %L), %L)::text',
                           :ret_a, 'never', ''));
 SELECT regress.try_masked(format('SELECT outreach.unmark_deletion(%s, ARRAY(SELECT participant_id FROM outreach.participant_core WHERE external_ref = %L), %L, %L)::text',
-                          :ret_a, 'never', 'attends our 2027 summer school', '2099-01-01'));
-SELECT external_ref, status, hold_until FROM outreach.retention_status s JOIN outreach.participant_core p USING (controller_id, participant_id)
+                          :ret_a, 'never', 'attends our 2027 summer school', (current_date + 1000)::text));
+-- (0.7.0: a hold is at most five years from today, so the hold is given and shown in days from today.)
+SELECT external_ref, status, hold_until - current_date AS hold_days FROM outreach.retention_status s JOIN outreach.participant_core p USING (controller_id, participant_id)
 WHERE external_ref IN ('never', 'nopostcode') ORDER BY 1;
 SELECT regress.try_masked(format('SELECT outreach.confirm_deletion(%s, ARRAY(SELECT participant_id FROM outreach.participant_core WHERE external_ref = %L))::text',
                           :ret_a, 'nopostcode'));
 RESET ROLE;
 CALL outreach.retention_sweep('2027-02-01');
-SELECT external_ref, retention_status, retention_hold_until FROM outreach.participant
+SELECT external_ref, retention_status, retention_hold_until - current_date AS hold_days FROM outreach.participant
 WHERE controller_id = :ret_a ORDER BY 1;
 
 -- Members cannot run sweeps or deletions; the daemon role can.

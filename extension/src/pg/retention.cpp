@@ -67,8 +67,14 @@ rt::Decision decide(FunctionCallInfo fcinfo) {
 	f.created_on = civil(PG_GETARG_DATEADT(created_on));
 	f.last_attended_on = optional_date(fcinfo, last_attended_on);
 	f.withdrawn_on = optional_date(fcinfo, withdrawn_on);
-	if (!PG_ARGISNULL(entry_year_override))
+	if (!PG_ARGISNULL(entry_year_override)) {
 		f.entry_year_override = PG_GETARG_INT32(entry_year_override);
+		// (the table allows 1950-2100; callers passing their own must not overflow the arithmetic)
+		if (*f.entry_year_override < 1000 || *f.entry_year_override > 9999)
+			throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
+			                      "entry_year_override must be between 1000 and 9999, not " +
+			                          std::to_string(*f.entry_year_override));
+	}
 	rt::Policy p;
 	p.long_years = required_int(fcinfo, long_years, "long_track_years");
 	p.short_years = required_int(fcinfo, short_years, "short_track_years");
@@ -79,10 +85,17 @@ rt::Decision decide(FunctionCallInfo fcinfo) {
 			throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "unknown nation in retention policy");
 		p.nation = *n;
 	}
+	rt::validate(p);  // policy arguments come from any caller: 22023 outside the policy's ranges
 	return rt::decide(f, p, civil(PG_GETARG_DATEADT(as_of)));
 }
 
-DateADT pg_date(const CivilDate &c) { return date2j(c.year, c.month, c.day) - POSTGRES_EPOCH_JDATE; }
+// A due date beyond PostgreSQL's date range (facts near year 5874897) is an error, never a
+// wrapped-around value.
+DateADT pg_date(const CivilDate &c) {
+	if (!IS_VALID_JULIAN(c.year, c.month, c.day) || c.year > 5874897)
+		throw outreach::Error(outreach::sqlstate::datetime_field_overflow, "retention due date out of range");
+	return date2j(c.year, c.month, c.day) - POSTGRES_EPOCH_JDATE;
+}
 
 }  // namespace
 
@@ -94,6 +107,7 @@ OUTREACH_FUNCTION(retention_decide) {
 	const rt::Decision d = decide(fcinfo);
 	const std::vector<std::string> reasons = rt::reason_codes(d.reasons);
 	const char *track = rt::track_code(d.track);
+	const DateADT due_on = pg_date(d.due_on);  // (may throw: not inside guard's PG_TRY)
 	return outreach::pg::guard([&] {
 		TupleDesc desc;
 		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
@@ -107,7 +121,7 @@ OUTREACH_FUNCTION(retention_decide) {
 		values[0] = PointerGetDatum(cstring_to_text(track));
 		values[1] = Int32GetDatum(d.expected_he_entry_year.value_or(0));
 		values[2] = BoolGetDatum(d.entry_year_overridden);
-		values[3] = DateADTGetDatum(pg_date(d.due_on));
+		values[3] = DateADTGetDatum(due_on);
 		values[4] = PointerGetDatum(construct_array(items, static_cast<int>(reasons.size()), TEXTOID, -1, false, TYPALIGN_INT));
 		return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	});
