@@ -118,7 +118,7 @@ SELECT regress_sec.try_as('regress_sec_daemon', $$SELECT outreach.service_channe
 SET SESSION AUTHORIZATION regress_sec_dora;
 INSERT INTO outreach.notification_channel (controller_id, kind, target) VALUES (:a_id, 'email', 'dpo@a.example');
 RESET SESSION AUTHORIZATION;
-SELECT outreach.enqueue_delivery(:a_id, 'test', 'regress-sec-notify', '{}', 'subject', 'message') AS queued;
+SELECT outreach.enqueue_delivery(:a_id, 'escalation', 'regress-sec-notify', '{}', 'subject', 'message') AS queued;
 UNLISTEN *;
 
 -- Class 8: the key file's path is hidden from every role but superusers.
@@ -149,5 +149,9 @@ SELECT regress_sec.run_as('regress_sec_dora', format($$INSERT INTO outreach.noti
   VALUES (%s, 'email', 'one-too-many@a.example')$$, :a_id));
 SELECT regress_sec.try_as('regress_sec_dora', $$SELECT count(*) FROM outreach.notification_channel$$);
 
--- Clean up (roles are cluster-wide).
+-- Clean up (roles are cluster-wide; the later suites count every member's rows).
+DELETE FROM outreach.delivery_attempt WHERE controller_id IN (:a_id, :b_id);
+DELETE FROM outreach.notice_delivery WHERE controller_id IN (:a_id, :b_id);
+DELETE FROM outreach.notification_channel WHERE controller_id IN (:a_id, :b_id);
+TRUNCATE outreach.retention_queue;
 SELECT pg_temp.sec_cleanup();
