@@ -137,6 +137,40 @@ q -d $dst -c "SET ROLE outreach_bkup_a_writer; UPDATE outreach.attendance SET at
 q -d $dst -c "SELECT outreach.retention_sweep_prepare(current_date)" >/dev/null && ok "a sweep runs on the restored database" ||
   fail "a sweep on the restored database"
 
+# A backup of 0.6.0 (before dates were checked) holding what a member could store then
+# (infinity, year 9999): restored as the README says (same version first, then the update),
+# nothing is lost, the update warns, and the sweep skips and reports those rows.
+old=outreach_backup_old
+psql -X -q -c "DROP DATABASE IF EXISTS $old" -c "DROP DATABASE IF EXISTS ${old}_r" >/dev/null 2>&1
+q -d postgres -c "CREATE DATABASE $old"
+q -d $old >/dev/null <<'SQL' || fail "fill a 0.6.0 database"
+CREATE EXTENSION outreach VERSION '0.6.0';
+SELECT outreach.create_controller('bkup_old', 'Backup old');
+SET ROLE outreach_bkup_old_writer;
+INSERT INTO outreach.participant (external_ref, first_name, last_name, date_of_birth, postcode, withdrawn_at)
+VALUES ('O-1', 'Old', 'Row', '2008-01-01', 'SW1A 1AA', 'infinity'), ('O-2', 'Fine', 'Row', '2008-01-01', 'SW1A 1AA', NULL);
+INSERT INTO outreach.activity (activity_type, name, starts_on, ends_on) VALUES ('summer_school', 'x', '-infinity', '9999-12-31');
+INSERT INTO outreach.attendance (participant_id, activity_id, attended_on)
+SELECT p.participant_id, a.activity_id, d::date FROM outreach.participant p, outreach.activity a,
+       unnest(ARRAY['infinity', '9999-12-31', '2024-01-01']) d;
+SQL
+pg_dump -Fc -d $old -f "$work/old.dump" 2>"$work/dump.err" || fail "pg_dump of the 0.6.0 database"
+q -d postgres -c "CREATE DATABASE ${old}_r"
+q -d ${old}_r -c "CREATE EXTENSION outreach VERSION '0.6.0'" >/dev/null
+PGOPTIONS='-c session_replication_role=replica' pg_restore -d ${old}_r "$work/old.dump" 2>"$work/restore.err" &&
+  ok "a 0.6.0 backup with infinite dates restores into 0.6.0" || fail "restore of the 0.6.0 backup: $(head -3 "$work/restore.err")"
+warning=$(psql -X -q -d ${old}_r -c "ALTER EXTENSION outreach UPDATE" 2>&1)
+case $warning in *"attendance_attended_on_range stays NOT VALID"*) ok "the update names the constraints it cannot validate" ;;
+  *) fail "the update's warning: $warning" ;; esac
+[ "$(q -d ${old}_r -c "SELECT count(*) FROM outreach.attendance")" = 6 ] && ok "all 6 attendances kept through restore and update" ||
+  fail "attendances after restore and update: $(q -d ${old}_r -c "SELECT count(*) FROM outreach.attendance")"
+q -d ${old}_r -c "SELECT outreach.retention_sweep_prepare(current_date)" >/dev/null && ok "the sweep runs beside the impossible rows" ||
+  fail "the sweep fails on the impossible rows"
+[ "$(q -d ${old}_r -c "SELECT string_agg(problem, '; ' ORDER BY participant_id) FROM outreach.retention_skipped")" = \
+  "an attendance date is outside 1900-2100; an attendance date is outside 1900-2100" ] && ok "the sweep reports both participants with impossible dates" ||
+  fail "skipped: $(q -d ${old}_r -c "SELECT string_agg(problem, '; ') FROM outreach.retention_skipped")"
+psql -X -q -c "DROP DATABASE IF EXISTS $old" -c "DROP DATABASE IF EXISTS ${old}_r" >/dev/null 2>&1
+
 cleanup
 rm -rf "$work"
 exit $failed
