@@ -60,6 +60,8 @@ outreach.key_file = '$CLUSTER_DIR/keys/outreach.keys'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# the WAL of a same-page update must not depend on the old row (docs/decisions.md, Hardening 0.7.0)
+wal_level = logical
 shared_buffers = 256MB
 max_wal_size = 4GB
 log_min_messages = warning
