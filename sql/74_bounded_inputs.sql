@@ -16,6 +16,13 @@ SELECT regress.try($$SELECT length(outreach.normalise_name(repeat('a', 1001)))::
 SELECT length(outreach.normalise_name(repeat(U&'\+01D400', 1000))) AS math_bold_a_1000,
        regress.try($$SELECT length(outreach.normalise_name(repeat(U&'\+01D400', 1001)))::text$$) AS math_bold_a_1001;
 
+-- A name of the limit stored out of line (TOAST, 4000 bytes) is read back and normalised;
+-- 20_names' 3000-character name is now refused.
+CREATE TEMP TABLE long_names_74 (n text);
+ALTER TABLE long_names_74 ALTER COLUMN n SET STORAGE EXTERNAL;
+INSERT INTO long_names_74 SELECT repeat(U&'\+01D400', 1000);
+SELECT pg_column_size(n) AS stored_bytes, length(outreach.normalise_name(n)) AS normalised_length FROM long_names_74;
+
 -- Pseudonyms: the names (1000 characters), the postcode (64 bytes) and the key scope (63 bytes).
 SELECT outreach.pseudonymise(repeat(U&'\FDFA', 1000), repeat('ﬃ', 1000), '2007-03-01', 'SW1A 1AA') IS NOT NULL AS worst_names_signed;
 SELECT regress.try($$SELECT outreach.pseudonymise(repeat('a', 1001), 'Smith', '2007-03-01', 'SW1A 1AA')::text$$) AS long_first,
