@@ -97,4 +97,8 @@ TEST(AcademicYear, LabelHasTwoDigitEndYear) {
 	EXPECT_EQ(academic_year_label(1999), "1999/00");
 	EXPECT_EQ(academic_year_label(2009), "2009/10");
 	EXPECT_EQ(academic_year_label(2000), "2000/01");
+	// Every int has a label: no signed overflow at the limits.
+	EXPECT_EQ(academic_year_label(2147483647), "2147483647/48");
+	EXPECT_EQ(academic_year_label(-2147483647 - 1), "-2147483648/53");
+	EXPECT_EQ(academic_year_label(-1), "-1/00");
 }

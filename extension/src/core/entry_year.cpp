@@ -50,7 +50,8 @@ int academic_year(int year, int month, int /*day*/) { return month >= 9 ? year :
 
 std::string academic_year_label(int start_year) {
 	char buf[32];
-	const int next = ((start_year + 1) % 100 + 100) % 100;
+	// (64-bit: start_year + 1 overflows an int at 2147483647)
+	const int next = static_cast<int>(((static_cast<long long>(start_year) + 1) % 100 + 100) % 100);
 	std::snprintf(buf, sizeof buf, "%d/%02d", start_year, next);
 	return buf;
 }

@@ -21,7 +21,7 @@ int expected_he_entry_year(int year, int month, int day, Nation nation);
 // The starting year of the English academic year (1 September .. 31 August) containing a date.
 int academic_year(int year, int month, int day);
 
-// "2025/26" for 2025; "1999/00" for 1999.
+// "2025/26" for 2025; "1999/00" for 1999; defined for every int ("2147483647/48", "-1/00").
 std::string academic_year_label(int start_year);
 
 }  // namespace outreach::entry_year

@@ -2,15 +2,45 @@
 
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "boundary.hpp"
 
 extern "C" {
+#include "access/xact.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 }
 
 namespace outreach::pg {
+
+namespace detail {
+
+int live_errors = 0;
+MemoryContext error_copies = nullptr;
+
+MemoryContext error_copy_context() noexcept {
+	// (an AllocSet reset cannot raise; the context exists from _PG_init() on)
+	if (live_errors <= 0) {
+		live_errors = 0;
+		MemoryContextReset(error_copies);
+	}
+	return error_copies;
+}
+
+}  // namespace detail
+
 namespace {
+
+// At the end of every transaction no body of ours is running, so no copy can be in use; a
+// PgError lost to a longjmp (never destroyed) would otherwise keep the copies forever.
+void reset_error_copies(XactEvent event, void *) {
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_COMMIT ||
+	    event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE) {
+		detail::live_errors = 0;
+		MemoryContextReset(detail::error_copies);
+	}
+}
 
 void copy_text(char *dst, std::size_t cap, const char *src) noexcept {
 	std::size_t n = std::strlen(src);
@@ -39,6 +69,15 @@ struct ErrorReport {
 
 }  // namespace
 
+void init_boundary() {
+	if (detail::error_copies)
+		return;
+	// 16 kB kept across resets: an ordinary error is copied without asking malloc for memory.
+	detail::error_copies = AllocSetContextCreate(TopMemoryContext, "outreach error copies", 16 * 1024, 16 * 1024,
+	                                             ALLOCSET_DEFAULT_MAXSIZE);
+	RegisterXactCallback(reset_error_copies, nullptr);
+}
+
 Datum invoke(PGFunction body, FunctionCallInfo fcinfo) {
 	// Only plain buffers live in this frame, so the ereport() below may longjmp over it.
 	// Nothing is allocated inside the catch blocks: an allocation failure there would longjmp
@@ -63,6 +102,8 @@ Datum invoke(PGFunction body, FunctionCallInfo fcinfo) {
 	// A C++ exception thrown inside a PG_TRY block would leave these pointing at a dead frame.
 	PG_exception_stack = saved_exception_stack;
 	error_context_stack = saved_context_stack;
+	// pg_error lives in the copies' context, which is not emptied before ReThrowError() has
+	// copied it into ErrorContext: nothing between here and there catches another error.
 	if (pg_error)
 		ReThrowError(pg_error);
 	const char *c = report.code;
@@ -82,11 +123,18 @@ std::string_view text_arg(FunctionCallInfo fcinfo, int n) {
 	return std::string_view(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
 }
 
+void check_varlena_size(std::size_t size) {
+	if (size > MaxAllocSize - VARHDRSZ - 1)
+		throw outreach::Error("54000", "result of " + std::to_string(size) + " bytes exceeds the 1 GB a value can hold");
+}
+
 Datum text_result(std::string_view s) {
+	check_varlena_size(s.size());  // then the size fits an int
 	return guard([&] { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
 }
 
 Datum cstring_result(std::string_view s) {
+	check_varlena_size(s.size());
 	return guard([&] {
 		char *out = static_cast<char *>(palloc(s.size() + 1));
 		memcpy(out, s.data(), s.size());

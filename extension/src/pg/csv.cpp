@@ -6,6 +6,7 @@
 // been copied into the tuplestore.
 #include "../core/csv.hpp"    // core first: it must compile without PostgreSQL's headers
 #include "../core/error.hpp"
+#include "../core/limits.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -61,9 +62,15 @@ OUTREACH_FUNCTION(csv_record) {
 	if (ARR_ELEMTYPE(array) != TEXTOID)
 		throw outreach::Error(outreach::sqlstate::internal_error, "csv_record expects a text[] array");
 	const int n = ARR_NDIM(array) == 0 ? 0 : ARR_DIMS(array)[0];
+	namespace lim = outreach::limits;
+	if (static_cast<std::size_t>(n) > lim::max_csv_fields)
+		throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
+		                      "csv_record: " + std::to_string(n) + " fields exceed the limit of " +
+		                          std::to_string(lim::max_csv_fields) + " fields of a record");
 
 	// The elements in place, as array_iter_next() walks them: text is a varlena aligned to int.
 	field_views.clear();
+	std::size_t bytes = 0;  // the fields' bytes, bounded before the record is built
 	const char *p = ARR_DATA_PTR(array);
 	const bits8 *nulls = ARR_NULLBITMAP(array);
 	for (int i = 0; i < n; ++i) {
@@ -72,10 +79,15 @@ OUTREACH_FUNCTION(csv_record) {
 			continue;
 		}
 		field_views.emplace_back(std::string_view(VARDATA_ANY(p), VARSIZE_ANY_EXHDR(p)));
+		bytes += field_views.back()->size();
 		p = att_addlength_pointer(p, -1, p);
 		p = reinterpret_cast<const char *>(att_align_nominal(p, TYPALIGN_INT));
 	}
 
+	if (bytes > lim::max_csv_record_bytes)
+		throw outreach::Error(outreach::sqlstate::string_data_right_truncation,
+		                      "csv_record: the fields' " + std::to_string(bytes) + " bytes exceed the limit of " +
+		                          std::to_string(lim::max_csv_record_bytes) + " bytes of a record");
 	record_buffer.clear();
 	csv::append_csv_record(record_buffer, field_views);
 	if (record_buffer.size() > MaxAllocSize - VARHDRSZ)

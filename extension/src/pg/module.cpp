@@ -28,6 +28,7 @@ static void define_future_as_of_setting() {
 
 static void init_body() {
 	static_assert(SIZEOF_DATUM == 8, "uk_postcode is passed by value in a 64-bit Datum");
+	outreach::pg::init_boundary();
 	outreach::pg::define_key_file_setting();
 	define_future_as_of_setting();
 	outreach::pg::register_controller_access_callbacks();

@@ -95,8 +95,11 @@ private:
 // Runs a read-only query and hands every row to on_row(slot) as the executor produces it: no
 // copy of the row into an SPI tuple table (a million of them cost more than the scan). on_row
 // runs inside the executor, so it follows the boundary's rules by itself: its PostgreSQL
-// calls go through guard() or come before any C++ object with a destructor is made in its
-// frame, and what it throws is caught here and re-thrown once the query has ended.
+// calls go through guard(), and what it throws is caught here and re-thrown once the query
+// has ended. By then the executor's memory (current while on_row runs) has been freed: a
+// PostgreSQL error caught inside on_row survives it because guard() copies errors into the
+// boundary's own context (boundary.hpp), and whatever else on_row keeps must be copied out of
+// the slot or into a context of the caller's (scratch, rows) before on_row returns.
 template <typename F>
 void for_each_row(const char *sql, const std::vector<Oid> &types, const std::vector<Datum> &values, F &on_row) {
 	struct Sink {
@@ -158,6 +161,7 @@ Datum text_param(std::string_view s) {
 void read_ledger(oi::FileImport &imp, Datum recipient, MemoryContext scratch) {
 	std::vector<std::string_view> views;
 	auto on_row = [&](TupleTableSlot *slot) {
+		guard([] { CHECK_FOR_INTERRUPTS(); });
 		slot_getallattrs(slot);
 		const std::int32_t cid = DatumGetInt32(slot->tts_values[0]);
 		const Elements ids(slot->tts_values[1], scratch), refs(slot->tts_values[2], scratch);
@@ -184,7 +188,7 @@ void read_participants(oi::FileImport &imp) {
 	std::uint32_t count = 0;
 	auto on_row = [&](TupleTableSlot *slot) {
 		if ((++count & 65535) == 0)
-			CHECK_FOR_INTERRUPTS();  // (nothing to destroy in this frame)
+			guard([] { CHECK_FOR_INTERRUPTS(); });
 		slot_getsomeattrs(slot, 4);
 		rows.push_back(oi::FileImport::Held{DatumGetInt32(slot->tts_values[0]), DatumGetInt64(slot->tts_values[1]),
 		                                    DatumGetBool(slot->tts_values[2]), DatumGetBool(slot->tts_values[3])});
@@ -315,6 +319,7 @@ void merge_blocks(const oi::FileImport &imp, Datum recipient, ReturnSetInfo *rsi
 		return b.controller_id < cid || (b.controller_id == cid && b.block < block);
 	};
 	auto on_row = [&](TupleTableSlot *slot) {
+		guard([] { CHECK_FOR_INTERRUPTS(); });  // (a block is up to 65536 participants' facts)
 		slot_getallattrs(slot);
 		const std::int32_t cid = DatumGetInt32(slot->tts_values[0]);
 		const std::int32_t block = DatumGetInt32(slot->tts_values[1]);

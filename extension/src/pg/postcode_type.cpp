@@ -1,7 +1,10 @@
 // SQL type outreach.uk_postcode: fmgr glue around core/postcode. The Datum holds the packed
 // canonical text (see core/postcode.hpp), so comparisons are integer comparisons.
 // Pure core headers come first: they must compile without PostgreSQL's headers in view.
+#include "../core/limits.hpp"
 #include "../core/postcode.hpp"
+
+#include <cstring>
 
 #include "boundary.hpp"
 
@@ -21,6 +24,14 @@ namespace {
 inline pc::Packed arg_postcode(FunctionCallInfo fcinfo, int n) { return static_cast<pc::Packed>(PG_GETARG_DATUM(n)); }
 inline Datum postcode_datum(pc::Packed p) { return static_cast<Datum>(p); }
 
+namespace lim = outreach::limits;
+
+// A postcode as typed, refused (22001) past limits::max_postcode_bytes before it is parsed.
+pc::Packed parse_bounded(std::string_view s) {
+	lim::check_bytes(s, lim::max_postcode_bytes, "postcode");
+	return pc::parse_or_throw(s);
+}
+
 inline int compare(FunctionCallInfo fcinfo) {
 	const pc::Packed a = arg_postcode(fcinfo, 0), b = arg_postcode(fcinfo, 1);
 	return a < b ? -1 : (a > b ? 1 : 0);
@@ -30,7 +41,7 @@ inline int compare(FunctionCallInfo fcinfo) {
 
 OUTREACH_FUNCTION(uk_postcode_in) {
 	const char *s = PG_GETARG_CSTRING(0);
-	return postcode_datum(pc::parse_or_throw(s));
+	return postcode_datum(parse_bounded(std::string_view(s, strnlen(s, lim::max_postcode_bytes + 1))));
 }
 
 OUTREACH_FUNCTION(uk_postcode_out) {
@@ -43,9 +54,12 @@ OUTREACH_FUNCTION(uk_postcode_out) {
 // accepts and rejects exactly what text input does.
 OUTREACH_FUNCTION(uk_postcode_recv) {
 	StringInfo buf = reinterpret_cast<StringInfo>(PG_GETARG_POINTER(0));
+	if (buf->len - buf->cursor > static_cast<int>(lim::max_postcode_bytes))  // (before converting the encoding)
+		lim::check_bytes(std::string_view(buf->data + buf->cursor, static_cast<std::size_t>(buf->len - buf->cursor)),
+		                 lim::max_postcode_bytes, "postcode");
 	int length = 0;
 	const char *s = guard([&] { return pq_getmsgtext(buf, buf->len - buf->cursor, &length); });
-	return postcode_datum(pc::parse_or_throw(std::string_view(s, static_cast<std::size_t>(length))));
+	return postcode_datum(parse_bounded(std::string_view(s, static_cast<std::size_t>(length))));
 }
 
 OUTREACH_FUNCTION(uk_postcode_send) {
@@ -60,12 +74,13 @@ OUTREACH_FUNCTION(uk_postcode_send) {
 }
 
 OUTREACH_FUNCTION(uk_postcode_from_text) {
-	return postcode_datum(pc::parse_or_throw(outreach::pg::text_arg(fcinfo, 0)));
+	return postcode_datum(parse_bounded(outreach::pg::text_arg(fcinfo, 0)));
 }
 
 OUTREACH_FUNCTION(is_valid_postcode) {
 	pc::Packed p;
-	return BoolGetDatum(pc::parse(outreach::pg::text_arg(fcinfo, 0), p).ok());
+	const std::string_view s = outreach::pg::text_arg(fcinfo, 0);
+	return BoolGetDatum(lim::within(s, lim::max_postcode_bytes) && pc::parse(s, p).ok());
 }
 
 OUTREACH_FUNCTION(postcode_outward) { return outreach::pg::text_result(pc::outward(arg_postcode(fcinfo, 0))); }

@@ -2,6 +2,7 @@
 // inspect pseudonyms.
 // Pure core headers come first: they must compile without PostgreSQL's headers in view.
 #include "../core/error.hpp"
+#include "../core/limits.hpp"
 #include "../core/pseudonym.hpp"
 
 #include "keyring_guc.hpp"
@@ -45,16 +46,35 @@ ps::CivilDate date_arg(FunctionCallInfo fcinfo, int n) {
 	return c;
 }
 
+// The names and the postcode within their limits (core/limits.hpp): what is normalised and
+// signed is then bounded too.
 ps::Identifiers identifiers(FunctionCallInfo fcinfo, int first) {
-	return {outreach::pg::text_arg(fcinfo, first), outreach::pg::text_arg(fcinfo, first + 1),
-	        date_arg(fcinfo, first + 2), outreach::pg::text_arg(fcinfo, first + 3)};
+	namespace lim = outreach::limits;
+	const ps::Identifiers ids{outreach::pg::text_arg(fcinfo, first), outreach::pg::text_arg(fcinfo, first + 1),
+	                          date_arg(fcinfo, first + 2), outreach::pg::text_arg(fcinfo, first + 3)};
+	lim::check_name(ids.first_name, "first name");
+	lim::check_name(ids.last_name, "last name");
+	lim::check_bytes(ids.postcode, lim::max_postcode_bytes, "postcode");
+	return ids;
+}
+
+std::string_view scope_arg(FunctionCallInfo fcinfo, int n) {
+	const std::string_view scope = outreach::pg::text_arg(fcinfo, n);
+	outreach::limits::check_bytes(scope, outreach::limits::max_scope_bytes, "key scope");
+	return scope;
 }
 
 inline int compare(FunctionCallInfo fcinfo) { return ps::compare(arg_id(fcinfo, 0), arg_id(fcinfo, 1)); }
 
 }  // namespace
 
-OUTREACH_FUNCTION(pseudo_id_in) { return id_datum(ps::from_text(PG_GETARG_CSTRING(0))); }
+OUTREACH_FUNCTION(pseudo_id_in) {
+	const char *s = PG_GETARG_CSTRING(0);
+	// (strnlen: a longer input is refused without reading all of it)
+	const std::string_view text(s, strnlen(s, outreach::limits::max_pseudo_id_bytes + 1));
+	outreach::limits::check_bytes(text, outreach::limits::max_pseudo_id_bytes, "pseudo_id text");
+	return id_datum(ps::from_text(text));
+}
 
 OUTREACH_FUNCTION(pseudo_id_out) { return outreach::pg::cstring_result(ps::to_text(arg_id(fcinfo, 0))); }
 
@@ -153,7 +173,7 @@ outreach::keys::KeyRing::Signer signer_for(FunctionCallInfo fcinfo, std::string_
 OUTREACH_FUNCTION(pseudonymise) {
 	static std::string message;
 	const ps::Identifiers ids = identifiers(fcinfo, 0);
-	const std::string_view scope = outreach::pg::text_arg(fcinfo, 4);
+	const std::string_view scope = scope_arg(fcinfo, 4);
 	if (!ps::message_into(ids, message))
 		PG_RETURN_NULL();
 	return id_datum(ps::sign(signer_for(fcinfo, scope), message));
@@ -164,7 +184,7 @@ OUTREACH_FUNCTION(pseudonymise) {
 OUTREACH_FUNCTION(pseudo_id_matches) {
 	const ps::PseudoId &given = arg_id(fcinfo, 0);
 	const ps::Identifiers ids = identifiers(fcinfo, 1);
-	const std::string_view scope = outreach::pg::text_arg(fcinfo, 5);
+	const std::string_view scope = scope_arg(fcinfo, 5);
 	const auto msg = ps::message(ids);
 	if (!msg)
 		return BoolGetDatum(false);
@@ -179,6 +199,6 @@ OUTREACH_FUNCTION(pseudo_id_matches) {
 OUTREACH_FUNCTION(recipient_reference) {
 	static std::string message;
 	ps::reference_message_into(PG_GETARG_INT32(0), PG_GETARG_INT64(1), message);
-	const std::string_view scope = outreach::pg::text_arg(fcinfo, 2);
+	const std::string_view scope = scope_arg(fcinfo, 2);
 	return outreach::pg::text_result(ps::to_text(ps::sign(signer_for(fcinfo, scope), message)));
 }

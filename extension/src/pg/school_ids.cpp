@@ -1,27 +1,42 @@
 // UPN and ULN checks: fmgr glue around core/school_ids.
 // Pure core headers come first: they must compile without PostgreSQL's headers in view.
 #include "../core/error.hpp"
+#include "../core/limits.hpp"
 #include "../core/school_ids.hpp"
 
 #include "boundary.hpp"
 
 namespace ids = outreach::school_ids;
+namespace lim = outreach::limits;
 
 namespace {
+
+// The argument, refused (22001) past limits::max_school_id_bytes.
+std::string_view id_arg(FunctionCallInfo fcinfo, int n, const char *what) {
+	const std::string_view s = outreach::pg::text_arg(fcinfo, n);
+	lim::check_bytes(s, lim::max_school_id_bytes, what);
+	return s;
+}
+
+// Predicates answer false past the limit (no UPN or ULN is that long).
+std::string_view id_or_empty(FunctionCallInfo fcinfo, int n) {
+	const std::string_view s = outreach::pg::text_arg(fcinfo, n);
+	return lim::within(s, lim::max_school_id_bytes) ? s : std::string_view();
+}
 
 // Shown in messages: at most 40 bytes of what was given (a bad value may be anything).
 std::string shown(std::string_view s) { return std::string(s.substr(0, 40)); }
 
 }  // namespace
 
-OUTREACH_FUNCTION(is_valid_upn) { return BoolGetDatum(ids::is_valid_upn(outreach::pg::text_arg(fcinfo, 0))); }
+OUTREACH_FUNCTION(is_valid_upn) { return BoolGetDatum(ids::is_valid_upn(id_or_empty(fcinfo, 0))); }
 
-OUTREACH_FUNCTION(is_valid_uln) { return BoolGetDatum(ids::is_valid_uln(outreach::pg::text_arg(fcinfo, 0))); }
+OUTREACH_FUNCTION(is_valid_uln) { return BoolGetDatum(ids::is_valid_uln(id_or_empty(fcinfo, 0))); }
 
 // For CHECK constraints: true, or the reason as a 22P02 error (a CHECK that only returned
 // false would report just the constraint's name).
 OUTREACH_FUNCTION(validate_upn) {
-	const std::string_view upn = outreach::pg::text_arg(fcinfo, 0);
+	const std::string_view upn = id_arg(fcinfo, 0, "UPN");
 	if (const auto problem = ids::upn_problem(upn))
 		throw outreach::Error(outreach::sqlstate::invalid_text_representation,
 		                      "invalid UPN \"" + shown(upn) + "\": " + *problem, {},
@@ -30,7 +45,7 @@ OUTREACH_FUNCTION(validate_upn) {
 }
 
 OUTREACH_FUNCTION(validate_uln) {
-	const std::string_view uln = outreach::pg::text_arg(fcinfo, 0);
+	const std::string_view uln = id_arg(fcinfo, 0, "ULN");
 	if (const auto problem = ids::uln_problem(uln))
 		throw outreach::Error(outreach::sqlstate::invalid_text_representation,
 		                      "invalid ULN \"" + shown(uln) + "\": " + *problem, {},
@@ -39,7 +54,7 @@ OUTREACH_FUNCTION(validate_uln) {
 }
 
 OUTREACH_FUNCTION(upn_check_letter) {
-	const std::string_view twelve = outreach::pg::text_arg(fcinfo, 0);
+	const std::string_view twelve = id_arg(fcinfo, 0, "UPN body");
 	const auto letter = ids::upn_check_letter(twelve);
 	if (!letter)
 		throw outreach::Error(outreach::sqlstate::invalid_text_representation,
@@ -49,7 +64,7 @@ OUTREACH_FUNCTION(upn_check_letter) {
 }
 
 OUTREACH_FUNCTION(uln_check_digit) {
-	const std::string_view nine = outreach::pg::text_arg(fcinfo, 0);
+	const std::string_view nine = id_arg(fcinfo, 0, "ULN body");
 	const auto digit = ids::uln_check_digit(nine);
 	if (!digit)
 		throw outreach::Error(outreach::sqlstate::invalid_text_representation,
