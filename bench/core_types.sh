@@ -27,7 +27,8 @@
 #
 # Output (stdout): a '#' header, one line "<name>: <ratio>" per comparison, a '# info' line for
 # the non-inlinable SQL form of the entry year, '# detail' lines with the medians (information
-# only), and "# goal <name> >= X: met|NOT met" lines. Progress goes to stderr.
+# only), "# goal <name> >= X: met|NOT met" lines, and "# condition" lines: the machine and the
+# cluster it ran on (bench/lib/conditions.sh). Progress goes to stderr.
 # Exit status 0 whether goals are met or not; non-zero when something fails or a check disagrees.
 set -euo pipefail
 
@@ -49,6 +50,8 @@ fi
 
 # shellcheck source-path=SCRIPTDIR/.. source=scripts/lib/cluster.sh
 source "$root/scripts/lib/cluster.sh"
+source "$root/bench/lib/conditions.sh"
+bench_conditions_start
 
 log() { printf 'core_types: %s\n' "$*" >&2; }
 
@@ -388,3 +391,4 @@ SELECT format('# goal %s %s %s: %s', g.name, g.op, g.target,
                    THEN 'met' ELSE 'NOT met' END)
   FROM goal g JOIN result r USING (name) WHERE g.required ORDER BY g.ord;
 SQL
+bench_conditions core_types

@@ -31,6 +31,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/cluster.sh"
+source "$REPO_ROOT/bench/lib/conditions.sh"
+bench_conditions_start
 
 participants=${BENCH_PARTICIPANTS:-10000000}
 controllers=${BENCH_CONTROLLERS:-100}
@@ -76,7 +78,6 @@ goal() {  # goal NAME VALUE OP LIMIT UNIT
     'BEGIN { ok = (o == "<") ? (v < l) : (v <= l); printf "# goal %s %s %s%s: %s\n", n, o, l, u, ok ? "met" : "NOT met" }'
 }
 
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say "loading $participants participants ($due due at $as_of) with one attendance each..."
 psql -X -q -v controllers="$controllers" -v participants="$participants" -f "$REPO_ROOT/bench/retention/load.sql" >/dev/null
 psql -X -q -c "CHECKPOINT"
@@ -323,4 +324,4 @@ echo "notice_latency_median_vs_1s: $(awk -v m="$lat_median" 'BEGIN { printf "%.3
 echo "# detail notice latency (webhook receipt - commit of the creating sweep batch): median $lat_median s, p90 $lat_p90 s, max $lat_max s, min $lat_min s over $lat_n deliveries of $notices notices; sweep $sweep_run_s s in $sweep_batches batches, $notify_runs notify runs with deliveries"
 echo "notice_latency_p90_s: $lat_p90"
 goal notice_latency_median_s "$lat_median" "<=" 1 " s"
-echo "# detail machine: $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+bench_conditions daemon

@@ -13,7 +13,8 @@
 #                                  participant / COPY of the same file into a table of the same
 #                                  (text) columns; goal >= 0.4.
 # Lines starting with # are context: the same baselines with the file's key (import) or without
-# computing references (export), and the parts of each side.
+# computing references (export), the parts of each side, and the conditions of the run (machine
+# and cluster: bench/lib/conditions.sh).
 #
 #   bash bench/linkage.sh                                   1,000,000 participants (about 5 min)
 #   BENCH_PARTICIPANTS=100000 bash bench/linkage.sh          a quick run
@@ -23,6 +24,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/cluster.sh"
+source "$REPO_ROOT/bench/lib/conditions.sh"
+bench_conditions_start
 
 participants=${BENCH_PARTICIPANTS:-1000000}
 controllers=${BENCH_CONTROLLERS:-100}
@@ -212,4 +215,4 @@ import_ratio=$(ratio "$copy" "$imp")
 echo "linkage_import_vs_copy_from: $import_ratio"
 goal linkage_import_vs_copy_from "$import_ratio" 0.4
 echo "# import: ours $imp s (the same file again, all unchanged: $again s), COPY FROM $copy s; COPY FROM into a table with the file's key $keyed s: ratio $(ratio "$keyed" "$imp")"
-echo "# load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+bench_conditions linkage

@@ -28,6 +28,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/cluster.sh"
+source "$REPO_ROOT/bench/lib/conditions.sh"
+bench_conditions_start
 
 participants=${BENCH_PARTICIPANTS:-10000000}
 controllers=${BENCH_CONTROLLERS:-100}
@@ -62,7 +64,6 @@ check() {  # check WHAT ACTUAL EXPECTED
   [ "$2" = "$3" ] || { say "retention: $1 is $2, expected $3"; exit 1; }
 }
 
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say "loading $participants participants ($due due at $as_of) with one attendance each..."
 start=$(now)
 psql -X -q -v controllers="$controllers" -v participants="$participants" -f "$sql_dir/load.sql" >/dev/null
@@ -246,4 +247,4 @@ echo "sweep_p99_latency_ratio: $r3"
 echo "# detail sweep_p99_latency_ratio: p99 $during_p99 ms during the sweep ($during_n transactions), $base_p99 ms without ($base_n transactions); $clients clients at $rate tx/s in all, as a writer of one controller; latency without pgbench's schedule lag"
 echo "# detail member latency with schedule lag: p99 $during_p99_lag ms during, $base_p99_lag ms without (ratio $(ratio "$during_p99_lag" "$base_p99_lag")); p99.9 $during_p999 ms during, $base_p999 ms without; max $during_max ms during, $base_max ms without"
 goal sweep_p99_latency_ratio "$r3" 2
-echo "# detail machine: $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+bench_conditions retention

@@ -14,6 +14,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/cluster.sh"
+source "$REPO_ROOT/bench/lib/conditions.sh"
+bench_conditions_start
 
 participants=${BENCH_PARTICIPANTS:-5000000}
 controllers=${BENCH_CONTROLLERS:-100}
@@ -100,3 +102,4 @@ for name in count lookup join shared; do
   echo "# detail rls_$name: owner median $o ms, member median $m ms"
   awk -v r="$ratio" -v n="$name" 'BEGIN { printf "# goal rls_%s <= 1.10: %s\n", n, (r <= 1.10) ? "met" : "NOT met" }'
 done
+bench_conditions rls
