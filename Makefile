@@ -48,20 +48,25 @@ extension/.sql-stamp: $(SQL_PARTS) extension/sql/assemble.sh extension/outreach.
 # The daemon, outreachd (C++20, Boost.Asio, libpq), is built with CMake by the same `make` and
 # installed by `make install` beside PostgreSQL's programs (pg_config --bindir); a DBA may
 # choose another place with `make install DAEMON_BINDIR=/usr/local/bin`.
+# WITH_OUTREACHD=no builds the extension alone (the Debian packaging builds the daemon once, not
+# for every PostgreSQL version).
 OUTREACHD_BUILD ?= build/outreachd
 DAEMON_BINDIR ?= $(shell $(PG_CONFIG) --bindir)
+WITH_OUTREACHD ?= yes
 .PHONY: outreachd install-outreachd clean-outreachd
+ifeq ($(WITH_OUTREACHD),yes)
 all: outreachd
+install: install-outreachd
+clean: clean-outreachd
+endif
 outreachd:
 	@mkdir -p $(OUTREACHD_BUILD)
 	@cmake -S . -B $(OUTREACHD_BUILD) -DCMAKE_BUILD_TYPE=Release -DOUTREACH_TESTS=OFF >$(OUTREACHD_BUILD)/cmake.log 2>&1 || \
 	  { cat $(OUTREACHD_BUILD)/cmake.log; exit 1; }
 	cmake --build $(OUTREACHD_BUILD) --target outreachd
-install: install-outreachd
 install-outreachd: outreachd
 	install -d '$(DESTDIR)$(DAEMON_BINDIR)'
 	install -m 755 $(OUTREACHD_BUILD)/daemon/outreachd '$(DESTDIR)$(DAEMON_BINDIR)/outreachd'
-clean: clean-outreachd
 clean-outreachd:
 	rm -rf $(OUTREACHD_BUILD)
 
