@@ -300,6 +300,8 @@ int run_main(int argc, char** argv) {
     std::fflush(nullptr);
     std::_Exit(exit_code);
   }
+  rt.pools->files.join();  // what was queued for the workers (removing temporary files) is done
+  rt.pools->names.join();
   return exit_code;
 }
 

@@ -102,8 +102,9 @@ awaitable<void> encrypt(JobContext& ctx, const std::string& key, const std::stri
     return dir;
   };
   const std::string home = co_await file_call<std::string>(ctx, "preparing gpg", prepare);
+  // Removed on a worker, however encrypt() ends (or with the pool's queue at exit).
   auto home_dir = std::shared_ptr<RemoveTree>(new RemoveTree{home}, [pools = ctx.rt.pools](RemoveTree* t) {
-    asio::post(pools->files, [t] { delete t; });  // removed on a worker, however encrypt() ends
+    asio::post(pools->files, [tree = std::unique_ptr<RemoveTree>(t)]() mutable { tree.reset(); });
   });
   const std::string key_file = home + "/recipient.asc";
   std::vector<std::string> argv{"gpg",  "--batch", "--quiet", "--yes", "--homedir", home, "--trust-model",
