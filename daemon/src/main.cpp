@@ -293,6 +293,15 @@ int run_main(int argc, char** argv) {
     if (http) asio::co_spawn(io, http->serve(), asio::detached);
   }
   io.run();
+  // A blocking call abandoned at its deadline may still be stuck in the kernel (a hung disk):
+  // its pool cannot be joined, so exit without waiting for it.
+  if (const int stuck = blocking_calls_in_flight(); stuck > 0) {
+    log::warning("exiting with {} abandoned blocking call(s) still running (a slow disk or resolver)", stuck);
+    std::fflush(nullptr);
+    std::_Exit(exit_code);
+  }
+  rt.pools->files.join();  // what was queued for the workers (removing temporary files) is done
+  rt.pools->names.join();
   return exit_code;
 }
 

@@ -94,9 +94,11 @@ dt_metric() {
 }
 
 # --- the cluster -----------------------------------------------------------------------------
+# (OUTREACH_PORT_OFFSET, default 0, is added to PORT: several checkouts can run the tests at once.)
 dt_begin() {
   DT_LABEL=$1
-  cluster_start "$2" "$3" || { echo "FAILED $DT_LABEL: start cluster $2 on port $3"; exit 1; }
+  local port=$(($3 + ${OUTREACH_PORT_OFFSET:-0}))
+  cluster_start "$2" "$port" || { echo "FAILED $DT_LABEL: start cluster $2 on port $port"; exit 1; }
   DT_WORK="$CLUSTER_DIR/dtest"
   DT_NAME=$2
   DT_SERVER_LOG="$CLUSTER_DIR/log/postgresql.log"
@@ -240,6 +242,7 @@ dt_config() {
     [jobs.escalate.schedule]='"0 4 1 1 *"'
     [jobs.export.enabled]=false
     [webhook.secret_file]="\"$DT_WORK/webhook.key\""
+    [webhook.allow_private_networks]='["127.0.0.1"]'   # the sinks listen on loopback
     [smtp.host]='"127.0.0.1"'
     [smtp.port]="${DT_SMTP_PORT:-25}"
     [smtp.helo]='"dtest.invalid"'

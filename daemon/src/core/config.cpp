@@ -374,8 +374,9 @@ void read_jobs(const Reader &r, const toml::table *t, JobsConfig &c) {
 
 	const toml::table *x = sub("export");
 	if (x)
-		r.only(*x, "jobs.export.", {"enabled", "schedule", "directory", "recipients"});
+		r.only(*x, "jobs.export.", {"enabled", "schedule", "directory", "recipients", "io_timeout_seconds"});
 	r.boolean(x, "enabled", "jobs.export.enabled", c.export_.enabled);
+	r.integer(x, "io_timeout_seconds", "jobs.export.io_timeout_seconds", c.export_.io_timeout_seconds, 1, 86400);
 	r.schedule(x, "jobs.export.", c.export_.schedule);
 	r.absolute_path(x, "directory", "jobs.export.directory", c.export_.directory, false);
 	if (const toml::node *list = r.get(x, "recipients")) {
@@ -398,9 +399,23 @@ void read_jobs(const Reader &r, const toml::table *t, JobsConfig &c) {
 
 void read_webhook(const Reader &r, const toml::table *t, WebhookConfig &c) {
 	if (t)
-		r.only(*t, "webhook.", {"secret_file", "user_agent"});
+		r.only(*t, "webhook.", {"secret_file", "user_agent", "allow_private_networks"});
 	r.absolute_path(t, "secret_file", "webhook.secret_file", c.secret_file, true);
 	r.printable(t, "user_agent", "webhook.user_agent", c.user_agent, 1, 200, false);
+	if (const toml::node *list = r.get(t, "allow_private_networks")) {
+		const std::string key = "webhook.allow_private_networks";
+		if (!list->is_array())
+			r.fail(*list, key, "must be an array of strings (got " + type_name(*list) + ")");
+		for (const toml::node &item : *list->as_array()) {
+			if (!item.is_string())
+				r.fail(item, key, "must be an array of strings (found " + type_name(item) + ")");
+			std::string error;
+			auto network = IpNetwork::parse(item.as_string()->get(), error);
+			if (!network)
+				r.fail(item, key, "\"" + item.as_string()->get() + "\": " + error);
+			c.allow_private_networks.push_back(*network);
+		}
+	}
 }
 
 void read_smtp(const Reader &r, const toml::table *t, SmtpConfig &c) {

@@ -5,6 +5,7 @@
 // No password is ever accepted here (database.conninfo is checked), so this file and the
 // daemon's logs never hold one.
 #pragma once
+#include "core/address_policy.hpp"
 #include "core/cron.hpp"
 
 #include <stdexcept>
@@ -78,6 +79,7 @@ struct ExportJobConfig {
 	std::string schedule = "0 6 20 11 *";
 	std::string directory = "/var/lib/outreach/exports";
 	std::vector<std::string> recipients;  // empty: every defined recipient
+	int io_timeout_seconds = 600;  // one file step (a write, fsync, hashing, gpg) before the export fails
 	CronExpr cron() const { return CronExpr::parse(schedule); }
 };
 
@@ -92,6 +94,9 @@ struct JobsConfig {
 struct WebhookConfig {
 	std::string secret_file;  // empty: webhook deliveries fail (they are never sent unsigned)
 	std::string user_agent = "outreachd/" + std::string(outreachd_version);
+	// Special-purpose networks (loopback, private, link-local ...) webhooks may reach anyway;
+	// empty: public addresses only (members choose webhook URLs, see core/address_policy.hpp).
+	std::vector<IpNetwork> allow_private_networks;
 };
 
 struct SmtpConfig {

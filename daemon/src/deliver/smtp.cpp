@@ -3,6 +3,7 @@
 // With "opportunistic" the relay's certificate is not verified (like a mail server's "may"
 // policy: it protects against passive listeners only); "required" verifies it.
 #include "deliver/delivery.hpp"
+#include "deliver/resolve.hpp"
 
 #include <boost/asio/ssl.hpp>
 #include <fmt/format.h>
@@ -101,18 +102,30 @@ awaitable<void> transaction(Stream& stream, std::string& buffer, const SmtpConfi
 
 }  // namespace
 
-awaitable<DeliveryResult> send_email(const SmtpConfig& smtp, const EmailMessage& m, std::chrono::seconds timeout) {
+awaitable<DeliveryResult> send_email(const SmtpConfig& smtp, asio::thread_pool& names, const EmailMessage& m,
+                                     std::chrono::seconds timeout) {
   if (m.to.empty() || m.to.find('@') == std::string::npos || !header_safe(m.to) ||
       m.to.find_first_of("<> ,;") != std::string::npos)
     {
-      DeliveryResult r{false, true, "malformed email address"};
+      DeliveryResult r{false, true, "malformed email address", "malformed email address: " + m.to};
       co_return r;
     }
   if (!header_safe(m.subject)) {
-      DeliveryResult r{false, true, "subject contains a line break"};
+      DeliveryResult r{false, true, "subject contains a line break", "subject contains a line break"};
       co_return r;
     }
   auto executor = co_await asio::this_coro::executor;
+  const auto until = Clock::now() + timeout;
+  // The relay's name comes from the service's configuration, not from members: no address
+  // policy, but the lookup too is off the loop and within the deadline.
+  const std::string port = std::to_string(smtp.port);
+  Resolved relay = co_await resolve_host(names, smtp.host, port, until);
+  if (!relay.error.empty()) {
+    DeliveryResult r{false, false, shown::relay_unavailable, "SMTP: " + relay.error};
+    co_return r;
+  }
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& a : relay.addresses) endpoints.push_back(endpoint_of(a, static_cast<unsigned short>(smtp.port)));
   tcp::socket socket(executor);
   // One deadline for the whole exchange: closing the socket ends any pending operation.
   struct State {
@@ -120,7 +133,7 @@ awaitable<DeliveryResult> send_email(const SmtpConfig& smtp, const EmailMessage&
     bool done = false;  // set before the frame goes: a late handler must not touch the socket
   };
   auto state = std::make_shared<State>();
-  asio::steady_timer deadline(executor, timeout);
+  asio::steady_timer deadline(executor, until);
   deadline.async_wait([state, &socket](boost::system::error_code ec) {
     if (!ec && !state->done) {
       state->expired = true;
@@ -131,8 +144,6 @@ awaitable<DeliveryResult> send_email(const SmtpConfig& smtp, const EmailMessage&
   std::string buffer;
   DeliveryResult result;
   try {
-    tcp::resolver resolver(executor);
-    auto endpoints = co_await resolver.async_resolve(smtp.host, std::to_string(smtp.port), use_awaitable);
     co_await asio::async_connect(socket, endpoints, use_awaitable);
     Reply greeting = co_await read_reply(socket, buffer);
     if (greeting.code != 220) throw SmtpFailure(greeting.code, greeting.text);
@@ -158,18 +169,20 @@ awaitable<DeliveryResult> send_email(const SmtpConfig& smtp, const EmailMessage&
       buffer.clear();  // nothing read before TLS may be trusted after it (RFC 3207)
       co_await command(secure, buffer, "EHLO " + helo, 2);
       co_await transaction(secure, buffer, smtp, m);
-      result = DeliveryResult{true, false, "SMTP 250 (STARTTLS)"};
+      result = DeliveryResult{true, false, "SMTP 250 (STARTTLS)", "SMTP 250 (STARTTLS)"};
     } else {
       co_await transaction(socket, buffer, smtp, m);
-      result = DeliveryResult{true, false, "SMTP 250"};
+      result = DeliveryResult{true, false, "SMTP 250", "SMTP 250"};
     }
   } catch (const SmtpFailure& e) {
-    // 5xx: the relay refuses for good; 4xx and others: try again later.
-    result = DeliveryResult{false, e.code >= 500, std::string("SMTP ") + e.what()};
+    // 5xx: the relay refuses for good; 4xx and others: try again later. The member sees the
+    // reply code only: the relay's text can name internal hosts.
+    result = DeliveryResult{false, e.code >= 500, e.code > 0 ? fmt::format("SMTP {}", e.code) : shown::relay_unavailable,
+                            std::string("SMTP ") + e.what()};
   } catch (const boost::system::system_error& e) {
-    result = DeliveryResult{false, false,
+    result = DeliveryResult{false, false, shown::relay_unavailable,
                             state->expired ? fmt::format("SMTP timeout after {} s", timeout.count())
-                                     : "SMTP: " + e.code().message()};
+                                           : "SMTP: " + e.code().message()};
   }
   state->done = true;
   deadline.cancel();

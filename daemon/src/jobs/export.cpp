@@ -7,6 +7,12 @@
 // leaves only a ".partial" file and no ledger rows (the next run abandons that export and writes
 // a new one); a crash or a failure (disk full) after the commit is repaired by the next run (the
 // finished export's checksum identifies the file).
+//
+// Every file step (create, write, fsync, hash, rename, the repair's scan) runs on the file
+// workers (blocking.hpp), never on the event loop, within jobs.export.io_timeout_seconds, and
+// the job's lease is renewed while it waits. A step that outlives its deadline fails the export
+// like a full disk does (abandoned, ledger unchanged); the next run starts it again.
+#include "blocking.hpp"
 #include "jobs/child_process.hpp"
 #include "jobs/export_file.hpp"
 #include "jobs/job.hpp"
@@ -42,29 +48,77 @@ struct RemoveTree {
   }
 };
 
+std::chrono::seconds io_timeout(const JobContext& ctx) {
+  return std::chrono::seconds(ctx.rt.config.jobs.export_.io_timeout_seconds);
+}
+
+// Renews the job's lease while a file step runs (a third of the lease, as a standby looks).
+KeepAlive renew_lease(JobContext& ctx) {
+  return {[&ctx] { return ctx.hold(); }, std::chrono::seconds(std::max(1, ctx.rt.config.daemon.lease_seconds / 3))};
+}
+
+// One file step on the file workers. `fn` must own what it touches (copies, shared pointers):
+// after the deadline this coroutine is gone and the step may still be running. (Callers name
+// their functions before the co_await: see blocking.hpp.)
+awaitable<void> file_step(JobContext& ctx, const char* what, const std::function<void()>& fn) {
+  const KeepAlive keep = renew_lease(ctx);
+  co_await run_blocking(ctx.rt.pools->files, fn, Clock::now() + io_timeout(ctx), what, keep);
+}
+
+template <typename R>
+awaitable<R> file_call(JobContext& ctx, const char* what, const std::function<R()>& fn) {
+  const KeepAlive keep = renew_lease(ctx);
+  R value = co_await run_blocking_for<R>(ctx.rt.pools->files, fn, Clock::now() + io_timeout(ctx), what, keep);
+  co_return value;
+}
+
+// Drops a file (closing it, and removing it unless kept) on a worker: on a hung disk even
+// close() and unlink() block.
+void release_on_worker(JobContext& ctx, std::shared_ptr<ExportFile>& file) {
+  if (file) asio::post(ctx.rt.pools->files, [f = std::move(file)]() mutable { f.reset(); });
+}
+
 // Encrypts `plain` to `key` (an armoured public key) into `out` with gpg, in a throwaway home.
 // `out` is created mode 0600 first (gpg --yes writes into it, keeping the mode; gpg would create
 // it under the umask, e.g. 0644).
-awaitable<void> encrypt(const std::string& key, const std::string& plain, const std::string& out) {
-  char home_template[] = "/tmp/outreachd-gpg-XXXXXX";
-  const char* home = ::mkdtemp(home_template);
-  if (!home) throw FileError("cannot create a temporary directory for gpg");
-  const RemoveTree home_dir{home};
-  const std::string key_file = home_dir.path + "/recipient.asc";
-  {
-    std::ofstream k(key_file);
-    k << key;
-  }
-  ::unlink(out.c_str());
-  int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) throw FileError("cannot create " + out + ": " + std::strerror(errno));
-  ::close(fd);
-  std::vector<std::string> argv{"gpg",  "--batch", "--quiet", "--yes", "--homedir", home_dir.path, "--trust-model",
+awaitable<void> encrypt(JobContext& ctx, const std::string& key, const std::string& plain, const std::string& out) {
+  const std::function<std::string()> prepare = [key, out]() -> std::string {
+    char home_template[] = "/tmp/outreachd-gpg-XXXXXX";
+    const char* made = ::mkdtemp(home_template);
+    if (!made) throw FileError("cannot create a temporary directory for gpg");
+    const std::string dir = made;
+    {
+      std::ofstream k(dir + "/recipient.asc");
+      k << key;
+    }
+    ::unlink(out.c_str());
+    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      const std::string why = std::strerror(errno);
+      const RemoveTree cleanup{dir};
+      throw FileError("cannot create " + out + ": " + why);
+    }
+    ::close(fd);
+    return dir;
+  };
+  const std::string home = co_await file_call<std::string>(ctx, "preparing gpg", prepare);
+  // Removed on a worker, however encrypt() ends (or with the pool's queue at exit).
+  auto home_dir = std::shared_ptr<RemoveTree>(new RemoveTree{home}, [pools = ctx.rt.pools](RemoveTree* t) {
+    asio::post(pools->files, [tree = std::unique_ptr<RemoveTree>(t)]() mutable { tree.reset(); });
+  });
+  const std::string key_file = home + "/recipient.asc";
+  std::vector<std::string> argv{"gpg",  "--batch", "--quiet", "--yes", "--homedir", home, "--trust-model",
                                 "always", "--recipient-file", key_file, "--output", out, "--encrypt", plain};
-  ChildResult r = co_await run_child(argv, std::chrono::seconds(600));
+  ChildResult r = co_await run_child(argv, io_timeout(ctx));
   if (!r.error.empty()) throw FileError(r.error + " (install Debian's gnupg)");
-  if (r.exit_code != 0) throw FileError("gpg could not encrypt the export (exit code " + std::to_string(r.exit_code) + ")");
-  if (::chmod(out.c_str(), 0600) != 0) throw FileError("cannot chmod " + out + ": " + std::strerror(errno));
+  if (r.exit_code != 0)
+    throw FileError(r.exit_code == -1 ? fmt::format("gpg did not finish within {} s (jobs.export.io_timeout_seconds) or was killed",
+                                                    io_timeout(ctx).count())
+                                      : "gpg could not encrypt the export (exit code " + std::to_string(r.exit_code) + ")");
+  const std::function<void()> restrict_mode = [out] {
+    if (::chmod(out.c_str(), 0600) != 0) throw FileError("cannot chmod " + out + ": " + std::strerror(errno));
+  };
+  co_await file_step(ctx, "chmod of the encrypted export", restrict_mode);
 }
 
 class ExportJob final : public Job {
@@ -74,7 +128,9 @@ class ExportJob final : public Job {
   awaitable<JobOutcome> run(JobContext& ctx) override {
     const auto& cfg = ctx.rt.config.jobs.export_;
     const std::string dir = ctx.options.output_dir.value_or(cfg.directory);
-    ExportFile::require_writable_directory(dir);  // before anything is begun: the ledger stays as it was
+    // Before anything is begun: the ledger stays as it was.
+    const std::function<void()> check = [dir] { ExportFile::require_writable_directory(dir); };
+    co_await file_step(ctx, "checking the export directory", check);
     std::vector<std::string> recipients;
     if (ctx.options.recipient) {
       recipients.push_back(*ctx.options.recipient);
@@ -134,18 +190,24 @@ class ExportJob final : public Job {
     log::info("export: {} export {}: {} rows staged", recipient, id, staged);
     std::string failure;
     std::string manifest;
-    std::optional<ExportFile> plain;
+    std::shared_ptr<ExportFile> plain;
     bool in_transaction = false;  // stream_lines' transaction is open (to roll back on failure)
     try {
       // Encrypted exports never put the plain text under a name that could be taken for the file.
-      plain.emplace(dir, key ? file_name + ".plain" : file_name);
-      std::int64_t lines = co_await stream_lines(ctx, id, *plain, in_transaction);
-      plain->finish_writing();
+      const std::string name = key ? file_name + ".plain" : file_name;
+      const std::function<std::shared_ptr<ExportFile>()> create = [dir, name] {
+        return std::make_shared<ExportFile>(dir, name);
+      };
+      plain = co_await file_call<std::shared_ptr<ExportFile>>(ctx, "creating the export file", create);
+      std::int64_t lines = co_await stream_lines(ctx, id, plain, in_transaction);
+      const std::function<void()> sync = [file = plain] { file->finish_writing(); };
+      co_await file_step(ctx, "fsync of the export file", sync);
       std::string sha = plain->sha256_hex();
       if (key) {
         const std::string encrypted = dir + "/" + ExportFile::temporary_name(file_name);
-        co_await encrypt(*key, plain->temporary_path(), encrypted);
-        sha = ExportFile::sha256_of_file(encrypted);
+        co_await encrypt(ctx, *key, plain->temporary_path(), encrypted);
+        const std::function<std::string()> hash = [encrypted] { return ExportFile::sha256_of_file(encrypted); };
+        sha = co_await file_call<std::string>(ctx, "hashing the encrypted export", hash);
       }
       auto finished = co_await ctx.sql("SELECT outreach.export_finish($1, $2, $3)::text", id, sha, lines - 1);
       manifest = std::string(finished.scalar());
@@ -164,7 +226,10 @@ class ExportJob final : public Job {
           log::warning("export: could not record the abandoned export {}: {}", id, e.what());
         }
       }
-      if (key) ::unlink((dir + "/" + ExportFile::temporary_name(file_name)).c_str());
+      if (key) asio::post(ctx.rt.pools->files, [path = dir + "/" + ExportFile::temporary_name(file_name)] {
+        ::unlink(path.c_str());
+      });
+      release_on_worker(ctx, plain);
       throw FileError(fmt::format("export of {} failed (export {} abandoned, ledger unchanged): {}", recipient, id,
                                   failure));
     }
@@ -172,9 +237,13 @@ class ExportJob final : public Job {
     // now; the manifest goes in place first, then the file, so that a visible file always has
     // its manifest. A failure from here on is completed by the next run (repair).
     if (!key) plain->keep();
+    release_on_worker(ctx, plain);
     try {
-      ExportFile::write_atomically(dir, file_name + ".manifest.json", manifest + "\n");
-      ExportFile::commit_existing(dir, file_name);
+      const std::function<void()> put_in_place = [dir, file_name, manifest] {
+        ExportFile::write_atomically(dir, file_name + ".manifest.json", manifest + "\n");
+        ExportFile::commit_existing(dir, file_name);
+      };
+      co_await file_step(ctx, "putting the export in place", put_in_place);
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -188,7 +257,8 @@ class ExportJob final : public Job {
   }
 
   // Streams the export's records through a cursor (bounded memory), renewing the lease.
-  awaitable<std::int64_t> stream_lines(JobContext& ctx, const std::string& id, ExportFile& out, bool& in_transaction) {
+  awaitable<std::int64_t> stream_lines(JobContext& ctx, const std::string& id, std::shared_ptr<ExportFile> out,
+                                       bool& in_transaction) {
     co_await ctx.sql("BEGIN");
     in_transaction = true;
     co_await ctx.sql("DECLARE outreach_export NO SCROLL CURSOR FOR SELECT l FROM outreach.export_lines($1) AS l", id);
@@ -196,10 +266,13 @@ class ExportJob final : public Job {
     for (;;) {
       auto chunk = co_await ctx.sql("FETCH 20000 FROM outreach_export");
       if (chunk.rows() == 0) break;
+      std::string bytes;
       for (int i = 0; i < chunk.rows(); ++i) {
-        out.write(chunk.text(i, 0));
-        out.write("\r\n");
+        bytes += chunk.text(i, 0);
+        bytes += "\r\n";
       }
+      const std::function<void()> write = [out, bytes = std::move(bytes)] { out->write(bytes); };
+      co_await file_step(ctx, "writing the export file", write);
       lines += chunk.rows();
       co_await ctx.hold();
     }
@@ -214,34 +287,45 @@ class ExportJob final : public Job {
     auto finished = co_await ctx.sql(
         "SELECT file_name, sha256, manifest::text FROM outreach.export WHERE status = 'finished' "
         "AND finished_at > now() - interval '90 days'");
-    std::set<std::string> keep;
-    for (int i = 0; i < finished.rows(); ++i) {
-      const std::string name(finished.text(i, 0));
-      const std::string sha(finished.text(i, 1));
-      const std::string final_path = dir + "/" + name;
-      const std::string temp = dir + "/" + ExportFile::temporary_name(name);
-      const bool in_place = exists(final_path);
-      const bool waiting = !in_place && exists(temp) && ExportFile::sha256_of_file(temp) == sha;
-      if ((in_place || waiting) && !exists(final_path + ".manifest.json"))  // the manifest first, as export_one
-        ExportFile::write_atomically(dir, name + ".manifest.json", std::string(finished.text(i, 2)) + "\n");
-      if (waiting) {
-        ExportFile::commit_existing(dir, name);
-        log::info("export: completed {} (renamed after an interruption)", name);
-      }
-      keep.insert(ExportFile::temporary_name(name));
-    }
-    if (DIR* d = ::opendir(dir.c_str())) {
-      while (dirent* e = ::readdir(d)) {
-        std::string entry = e->d_name;
-        if (entry.size() > 9 && entry[0] == '.' && entry.compare(entry.size() - 8, 8, ".partial") == 0 &&
-            !keep.count(entry)) {
-          ::unlink((dir + "/" + entry).c_str());
-          log::info("export: removed {} left by an interrupted export", entry);
+    struct Finished {
+      std::string name, sha, manifest;
+    };
+    std::vector<Finished> rows;
+    for (int i = 0; i < finished.rows(); ++i)
+      rows.push_back({std::string(finished.text(i, 0)), std::string(finished.text(i, 1)),
+                      std::string(finished.text(i, 2))});
+    // The scan runs on a worker; what it did comes back as lines for the log.
+    const std::function<std::vector<std::string>()> scan = [dir, rows] {
+      std::vector<std::string> done;
+      std::set<std::string> keep;
+      for (const auto& f : rows) {
+        const std::string final_path = dir + "/" + f.name;
+        const std::string temp = dir + "/" + ExportFile::temporary_name(f.name);
+        const bool in_place = exists(final_path);
+        const bool waiting = !in_place && exists(temp) && ExportFile::sha256_of_file(temp) == f.sha;
+        if ((in_place || waiting) && !exists(final_path + ".manifest.json"))  // the manifest first, as export_one
+          ExportFile::write_atomically(dir, f.name + ".manifest.json", f.manifest + "\n");
+        if (waiting) {
+          ExportFile::commit_existing(dir, f.name);
+          done.push_back(fmt::format("completed {} (renamed after an interruption)", f.name));
         }
+        keep.insert(ExportFile::temporary_name(f.name));
       }
-      ::closedir(d);
-    }
-    co_return;
+      if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d)) {
+          std::string entry = e->d_name;
+          if (entry.size() > 9 && entry[0] == '.' && entry.compare(entry.size() - 8, 8, ".partial") == 0 &&
+              !keep.count(entry)) {
+            ::unlink((dir + "/" + entry).c_str());
+            done.push_back(fmt::format("removed {} left by an interrupted export", entry));
+          }
+        }
+        ::closedir(d);
+      }
+      return done;
+    };
+    const auto notes = co_await file_call<std::vector<std::string>>(ctx, "repairing the export directory", scan);
+    for (const auto& n : notes) log::info("export: {}", n);
   }
 };
 

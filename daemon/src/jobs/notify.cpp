@@ -49,14 +49,14 @@ awaitable<void> deliver(const Runtime& rt, const std::string& master, Claimed& d
     if (!master.empty()) m.signature = webhook_signature(member_webhook_secret(master, d.code), d.payload);
     m.idempotency_key = d.key;
     m.user_agent = rt.config.webhook.user_agent;
-    d.result = co_await post_webhook(m, timeout);
+    d.result = co_await post_webhook(m, rt.config.webhook, rt.pools->names, timeout);
   } else {
     EmailMessage m;
     m.to = d.target;
     m.subject = d.subject;
     m.text = d.message;
     m.idempotency_key = d.key;
-    d.result = co_await send_email(rt.config.smtp, m, timeout);
+    d.result = co_await send_email(rt.config.smtp, rt.pools->names, m, timeout);
   }
   co_return;
 }
@@ -123,7 +123,9 @@ class NotifyJob final : public Job {
       for (auto& d : batch) {
         const int attempt = d.attempts + 1;
         pg::Param retry_after(std::nullopt);
-        std::string detail = d.result.detail;
+        // The member reads `shown` (a coarse category, see deliver/delivery.hpp); the log has it all.
+        std::string detail = d.result.shown;
+        std::string logged = d.result.logged;
         const char* outcome_label = "ok";
         if (!d.result.ok) {
           if (d.result.permanent) {
@@ -131,6 +133,7 @@ class NotifyJob final : public Job {
           } else if (attempt >= cfg.max_attempts) {
             outcome_label = "failed";
             detail = fmt::format("gave up after {} attempts: {}", attempt, detail);
+            logged = fmt::format("gave up after {} attempts: {}", attempt, logged);
           } else {
             outcome_label = "retry";
             double seconds = backoff_seconds(attempt, cfg.backoff_base_seconds, cfg.backoff_cap_seconds,
@@ -141,13 +144,13 @@ class NotifyJob final : public Job {
         ctx.rt.metrics.attempts[{d.kind, outcome_label}]++;
         if (d.result.ok) {
           ++outcome.rows;
-          log::info("notify: delivered {} to {} of {} ({})", d.key, d.kind, d.code, detail);
+          log::info("notify: delivered {} to {} of {} ({})", d.key, d.kind, d.code, logged);
         } else if (std::string_view(outcome_label) == "failed") {
           ++failed;
-          log::warning("notify: {} to {} of {} failed for good: {}", d.key, d.kind, d.code, detail);
+          log::warning("notify: {} to {} of {} failed for good: {}", d.key, d.kind, d.code, logged);
         } else {
           ++retried;
-          log::info("notify: {} to {} of {} will be retried: {}", d.key, d.kind, d.code, detail);
+          log::info("notify: {} to {} of {} will be retried: {}", d.key, d.kind, d.code, logged);
         }
         std::vector<pg::Param> record{d.controller_id, d.delivery_id, ctx.rt.holder,
                                       std::string(d.result.ok ? "true" : "false"), detail, retry_after};

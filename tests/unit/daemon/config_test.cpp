@@ -43,6 +43,7 @@ constexpr IntegerKey integer_keys[] = {
     {"jobs.notify", "backoff_base_seconds", 1, 86400, "backoff_cap_seconds = 604800"},
     {"jobs.notify", "backoff_cap_seconds", 1, 604800, "backoff_base_seconds = 1"},
     {"jobs.notify", "timeout_seconds", 1, 300},
+    {"jobs.export", "io_timeout_seconds", 1, 86400},
     {"smtp", "port", 1, 65535},
 };
 
@@ -86,7 +87,9 @@ TEST(Config, EveryDefault) {
 	EXPECT_EQ(c.jobs.export_.schedule, "0 6 20 11 *");
 	EXPECT_EQ(c.jobs.export_.directory, "/var/lib/outreach/exports");
 	EXPECT_TRUE(c.jobs.export_.recipients.empty());
+	EXPECT_EQ(c.jobs.export_.io_timeout_seconds, 600);
 	EXPECT_EQ(c.webhook.secret_file, "");
+	EXPECT_TRUE(c.webhook.allow_private_networks.empty());  // webhooks reach public addresses only
 	EXPECT_EQ(c.webhook.user_agent, "outreachd/" + std::string(outreachd_version));
 	EXPECT_EQ(c.smtp.host, "127.0.0.1");
 	EXPECT_EQ(c.smtp.port, 25);
@@ -150,6 +153,7 @@ recipients = ["hesa", "tracker"]
 [webhook]
 secret_file = "/etc/outreachd/webhook.key"
 user_agent = "outreach-test/1"
+allow_private_networks = ["10.20.0.0/16", "fd00::/8", "127.0.0.1"]
 
 [smtp]
 host = "mail.example.org"
@@ -193,6 +197,9 @@ starttls = "required"
 	EXPECT_EQ(c.jobs.export_.recipients, (std::vector<std::string>{"hesa", "tracker"}));
 	EXPECT_EQ(c.webhook.secret_file, "/etc/outreachd/webhook.key");
 	EXPECT_EQ(c.webhook.user_agent, "outreach-test/1");
+	ASSERT_EQ(c.webhook.allow_private_networks.size(), 3u);
+	EXPECT_EQ(c.webhook.allow_private_networks[1].base.text(), "fd00::");
+	EXPECT_EQ(c.webhook.allow_private_networks[2].prefix, 32);
 	EXPECT_EQ(c.smtp.host, "mail.example.org");
 	EXPECT_EQ(c.smtp.port, 587);
 	EXPECT_EQ(c.smtp.from, "noreply@example.org");
@@ -303,6 +310,19 @@ TEST(Config, ExportRecipients) {
 	          "outreachd.toml:2: jobs.export.recipients: recipient names must be non-empty printable text");
 	EXPECT_EQ(error("[jobs.export]\nrecipients = [\n\"hesa\",\n\"hesa\"]\n"),
 	          "outreachd.toml:4: jobs.export.recipients: recipient \"hesa\" is listed twice");
+}
+
+TEST(Config, WebhookAllowPrivateNetworksMustBeNetworks) {
+	EXPECT_EQ(error_in("webhook", "allow_private_networks", "\"127.0.0.0/8\""),
+	          "outreachd.toml:2: webhook.allow_private_networks: must be an array of strings (got a string)");
+	EXPECT_EQ(error("[webhook]\nallow_private_networks = [\n  \"10.0.0.0/8\",\n  \"10.1.2.3/8\",\n]\n"),
+	          "outreachd.toml:4: webhook.allow_private_networks: \"10.1.2.3/8\": host bits are set beyond the prefix "
+	          "(did you mean 10.0.0.0/8?)");
+	EXPECT_EQ(error("[webhook]\nallow_private_networks = [\"intranet\"]\n"),
+	          "outreachd.toml:2: webhook.allow_private_networks: \"intranet\": not an IP address or network (e.g. "
+	          "\"10.1.2.0/24\", \"fd00::/8\", \"127.0.0.1\")");
+	EXPECT_EQ(error("[webhook]\nallow_private_networks = [8]\n"),
+	          "outreachd.toml:2: webhook.allow_private_networks: must be an array of strings (found an integer)");
 }
 
 // ---- Schedules and time zone ------------------------------------------------------------------
