@@ -133,6 +133,7 @@ enabled = false        # the sweep is the run-once below
 batch_size = 100
 [webhook]
 secret_file = "$work/webhook.key"
+allow_private_networks = ["127.0.0.1"]   # the receiver listens on loopback
 TOML
 cat > "$work/sweep.toml" <<TOML
 [database]
