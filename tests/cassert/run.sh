@@ -100,7 +100,8 @@ build_postgres() {
   timed "fetch the source package" "$log" fetch_source || return 1
   timed "install the build dependencies" "$log" build_deps || return 1
   rm -rf "$CASSERT_SRC/build" && mkdir -p "$CASSERT_SRC/build" && cd "$CASSERT_SRC/build" || return 1
-  timed "configure" "$log" nice -n 10 ../source/configure --enable-cassert --enable-debug --prefix="$CASSERT_PREFIX" \
+  # (configure given the real path: through a symbolic link it would not lay out the build tree)
+  timed "configure" "$log" nice -n 10 "$(readlink -f ../source)/configure" --enable-cassert --enable-debug --prefix="$CASSERT_PREFIX" \
     --without-icu --without-llvm --with-openssl --with-lz4 || return 1
   timed "build (make -j$JOBS)" "$log" nice -n 10 make -j"$JOBS" -s || return 1
   timed "install" "$log" make -s install || return 1
