@@ -134,8 +134,10 @@ CREATE TABLE outreach.retention_skipped (
   participant_id bigint NOT NULL,
   problem text NOT NULL,
   run_id bigint NOT NULL,
-  PRIMARY KEY (controller_id, participant_id),
-  FOREIGN KEY (controller_id, participant_id) REFERENCES outreach.participant ON DELETE CASCADE
+  -- No foreign key to participant: its check would lock the participant's row, and a member's
+  -- open transaction holding that row would stall the sweep of every member. Rows of deleted
+  -- participants are gone at the next sweep, which rewrites the table.
+  PRIMARY KEY (controller_id, participant_id)
 );
 COMMENT ON TABLE outreach.retention_skipped IS
   'participants the last sweep skipped because a date is impossible, and why (each member sees its own)';
@@ -207,7 +209,7 @@ BEGIN
 END
 $$;
 
--- As in 0.3.0, with the service's clock checked.
+-- As in 0.3.0, with the service's clock checked and locked records skipped.
 CREATE OR REPLACE FUNCTION outreach.escalate_overdue_notices(at timestamptz DEFAULT now())
 RETURNS TABLE (controller_id int, notice_id bigint, confirm_by timestamptz, records_waiting bigint, legal_contact text)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -216,13 +218,21 @@ AS $$
 #variable_conflict use_column
 BEGIN
   PERFORM outreach.check_service_date(at, 'at');
-  WITH graced AS (
+  -- A record a member's open transaction holds locked is skipped (the next run confirms it), so
+  -- no member can stall the grace period of every other.
+  WITH due AS (
+    SELECT p.controller_id, p.participant_id
+    FROM outreach.participant p
+    JOIN outreach.deletion_notice d ON p.controller_id = d.controller_id AND p.retention_notice_id = d.notice_id
+    JOIN outreach.retention_policy pol ON pol.controller_id = d.controller_id
+    WHERE p.retention_status = 'ready_for_deletion'
+      AND pol.grace_days IS NOT NULL AND d.confirm_by + make_interval(days => pol.grace_days) < at
+    FOR UPDATE OF p SKIP LOCKED
+  ), graced AS (
     UPDATE outreach.participant p
     SET retention_status = 'deletion_confirmed', deletion_confirmed_at = at, deletion_confirmed_by = 'grace period'
-    FROM outreach.deletion_notice d JOIN outreach.retention_policy pol ON pol.controller_id = d.controller_id
-    WHERE p.controller_id = d.controller_id AND p.retention_notice_id = d.notice_id
-      AND p.retention_status = 'ready_for_deletion'
-      AND pol.grace_days IS NOT NULL AND d.confirm_by + make_interval(days => pol.grace_days) < at
+    FROM due
+    WHERE p.controller_id = due.controller_id AND p.participant_id = due.participant_id
     RETURNING p.controller_id, p.participant_id, p.retention_notice_id
   )
   INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
@@ -295,3 +305,7 @@ BEGIN
   RETURN n;
 END
 $$;
+
+-- A run's counts are every member's together (candidates, rows marked or deleted): DPOs read
+-- their own member's figures in deletion_notice and tombstone, not the service's.
+REVOKE SELECT ON outreach.retention_run FROM outreach_dpo;

@@ -1,15 +1,47 @@
--- Locks the service needs are on a table no other role may lock. Until 0.6.0 outcome imports
--- and participant deletions met at an advisory lock, whose key any login could take itself and
+-- Locks the service needs are on rows no other role may lock, one per member, so that a
+-- member's open transaction can hold up only that member's work. Until 0.6.0 outcome imports
+-- and participant deletions met at one advisory lock, whose key any login could take itself and
 -- hold for as long as it liked, stalling every member's deletions and every import.
--- outreach.outcome_lock has no rows and no privileges for anyone; only the extension's own
--- SECURITY DEFINER functions (running as its owner) lock it: imports in EXCLUSIVE mode (one at
--- a time), deletions in SHARE mode (many at once, each waiting for a running import).
-CREATE TABLE outreach.outcome_lock ();
+-- outreach.outcome_lock has a row per member and no privileges for anyone; only the extension's
+-- own SECURITY DEFINER functions lock its rows:
+--   * a deletion of participants takes its member's row FOR SHARE (deletions run side by side);
+--   * an import takes FOR UPDATE SKIP LOCKED on every member's row: a member with a deletion in
+--     progress is skipped, its lines reported as 'deferred' (import the file again), and every
+--     other member's lines are imported. A deletion that starts while an import runs waits for
+--     it (seconds), then removes whatever the import stored for the deleted participants.
+-- Imports still run one at a time: each takes SHARE ROW EXCLUSIVE on the table, which conflicts
+-- with itself but not with the row locks of deletions.
+CREATE TABLE outreach.outcome_lock (
+  controller_id int PRIMARY KEY REFERENCES outreach.controller ON DELETE CASCADE
+);
 REVOKE ALL ON outreach.outcome_lock FROM PUBLIC;
 COMMENT ON TABLE outreach.outcome_lock IS
-  'no rows: locked by outcome imports (EXCLUSIVE) and participant deletions (SHARE) so they never interleave';
+  'a row per member, locked by outcome imports (FOR UPDATE SKIP LOCKED) and participant deletions (FOR SHARE)';
+INSERT INTO outreach.outcome_lock (controller_id) SELECT c.controller_id FROM outreach.controller c;
 
--- As in 0.6.0, but waiting for a running import on outreach.outcome_lock (not an advisory lock).
+CREATE FUNCTION outreach.controller_outcome_lock() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  INSERT INTO outreach.outcome_lock (controller_id) VALUES (NEW.controller_id);
+  RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.controller_outcome_lock() FROM PUBLIC;
+COMMENT ON FUNCTION outreach.controller_outcome_lock() IS 'trigger: gives a new member its row in outreach.outcome_lock';
+CREATE TRIGGER controller_outcome_lock AFTER INSERT ON outreach.controller
+  FOR EACH ROW EXECUTE FUNCTION outreach.controller_outcome_lock();
+
+-- An import's lines for members that were deleting participants at the time.
+ALTER TABLE outreach.outcome_import_error DROP CONSTRAINT outcome_import_error_status_check,
+  ADD CONSTRAINT outcome_import_error_status_check
+    CHECK (status IN ('rejected', 'duplicate', 'unknown_reference', 'deferred'));
+ALTER TABLE outreach.outcome_import ADD COLUMN deferred int NOT NULL DEFAULT 0;
+COMMENT ON COLUMN outreach.outcome_import.deferred IS
+  'lines not imported because their member was deleting participants at the time (import the file again)';
+
+-- As in 0.6.0, but waiting only for an import of the same member (its row of outreach.outcome_lock).
 CREATE OR REPLACE FUNCTION outreach.participant_followup_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -23,7 +55,8 @@ BEGIN
   FOR SHARE OF e
   ON CONFLICT DO NOTHING;
   -- An outcome import in progress finishes first (it may be storing outcomes of these people).
-  LOCK TABLE outreach.outcome_lock IN SHARE MODE;
+  PERFORM 1 FROM outreach.outcome_lock l WHERE l.controller_id IN (SELECT DISTINCT o.controller_id FROM old_rows o)
+  ORDER BY l.controller_id FOR SHARE;
   WITH gone AS (
     SELECT r.controller_id, (r.participant_id >> 16)::int AS block, array_agg(r.participant_id) AS ids
     FROM old_rows r GROUP BY r.controller_id, (r.participant_id >> 16)::int
@@ -92,6 +125,7 @@ DECLARE
   code_values text[];
   stats record;
   fld text;
+  free int[];  -- the members locked for this import (the others were deleting participants)
 BEGIN
   SELECT * INTO r FROM outreach.recipient v WHERE v.name = import_outcomes.recipient;
   IF NOT FOUND THEN
@@ -138,8 +172,11 @@ BEGIN
       USING ERRCODE = '22P04', HINT = 'Nothing was imported. Ask the recipient for a file in the agreed layout.';
   END IF;
 
-  -- Imports run one at a time, and participant deletions wait for them (see outreach.outcome_lock).
-  LOCK TABLE outreach.outcome_lock IN EXCLUSIVE MODE;
+  -- Imports run one at a time; each member's deletions wait for them, and a member deleting now
+  -- is skipped (see outreach.outcome_lock).
+  LOCK TABLE outreach.outcome_lock IN SHARE ROW EXCLUSIVE MODE;
+  SELECT coalesce(array_agg(l.controller_id), '{}') INTO free
+  FROM (SELECT k.controller_id FROM outreach.outcome_lock k ORDER BY k.controller_id FOR UPDATE SKIP LOCKED) l;
 
   checksum := encode(sha256(content), 'hex');
   INSERT INTO outreach.outcome_import (recipient, layout_version, file_name, sha256, same_as, imported_by)
@@ -166,14 +203,15 @@ BEGIN
       CASE WHEN lay.outcome_kind IS NOT NULL AND NOT pos ? 'outcome' THEN lay.outcome_kind END,
       code_keys, code_values) AS x
   ), blocks AS (
-    -- Imports run one at a time and only they add outcomes (deletions wait for them: see
-    -- outreach.outcome_lock), so the blocks read by the C++ pass are still the ones held.
+    -- Imports run one at a time and only they add outcomes (deletions of the members locked here
+    -- wait: see outreach.outcome_lock), so the blocks read by the C++ pass are still the ones held.
+    -- A member that was busy keeps its blocks as they are.
     INSERT INTO outreach.outcome_block AS b (controller_id, recipient, block, participant_ids, outcomes, academic_years,
                                              measures, provider_ukprns, provider_names, outcome_values, import_ids,
                                              line_nos, updated_ats)
     SELECT x.controller_id, r.name, x.block, x.participant_ids, x.outcomes, x.academic_years, x.measures,
            x.provider_ukprns, x.provider_names, x.outcome_values, x.import_ids, x.line_nos, x.updated_ats
-    FROM res x WHERE x.participant_ids IS NOT NULL
+    FROM res x WHERE x.participant_ids IS NOT NULL AND x.controller_id = ANY (free)
     ON CONFLICT (controller_id, recipient, block) DO UPDATE
     SET participant_ids = excluded.participant_ids, outcomes = excluded.outcomes,
         academic_years = excluded.academic_years, measures = excluded.measures,
@@ -184,23 +222,31 @@ BEGIN
   ), errs AS (
     INSERT INTO outreach.outcome_import_error (import_id, line_no, status, reason)
     SELECT new_id, x.line_no, x.status, x.reason FROM res x WHERE x.line_no IS NOT NULL
+    UNION ALL
+    -- the lines this import would have stored for a member that was busy
+    SELECT new_id, u.line_no, 'deferred',
+           'not imported: the participant''s member was deleting participants at the time; import the file again'
+    FROM res x CROSS JOIN LATERAL unnest(x.line_nos, x.import_ids) AS u(line_no, import_id)
+    WHERE x.participant_ids IS NOT NULL AND x.controller_id <> ALL (free) AND u.import_id = new_id
     RETURNING outcome_import_error.status
   )
-  SELECT (SELECT count(*) FROM errs) + coalesce(sum(x.inserted + x.updated + x.unchanged), 0) AS lines,
-         coalesce(sum(x.inserted + x.updated + x.unchanged), 0) AS good,
-         coalesce(sum(x.inserted), 0) AS inserted,
-         coalesce(sum(x.updated), 0) AS updated,
+  SELECT (SELECT count(*) FROM errs) + coalesce(sum(x.unchanged + CASE WHEN x.controller_id = ANY (free)
+                                                                      THEN x.inserted + x.updated ELSE 0 END), 0) AS lines,
+         coalesce(sum(x.unchanged + CASE WHEN x.controller_id = ANY (free) THEN x.inserted + x.updated ELSE 0 END), 0) AS good,
+         coalesce(sum(x.inserted) FILTER (WHERE x.controller_id = ANY (free)), 0) AS inserted,
+         coalesce(sum(x.updated) FILTER (WHERE x.controller_id = ANY (free)), 0) AS updated,
          (SELECT count(*) FROM blocks) AS blocks,
          (SELECT count(*) FILTER (WHERE e.status = 'rejected') FROM errs e) AS rejected,
          (SELECT count(*) FILTER (WHERE e.status = 'duplicate') FROM errs e) AS duplicates,
-         (SELECT count(*) FILTER (WHERE e.status = 'unknown_reference') FROM errs e) AS unknown_references
+         (SELECT count(*) FILTER (WHERE e.status = 'unknown_reference') FROM errs e) AS unknown_references,
+         (SELECT count(*) FILTER (WHERE e.status = 'deferred') FROM errs e) AS deferred
   INTO stats
   FROM res x WHERE x.block IS NOT NULL;
 
   UPDATE outreach.outcome_import i
   SET lines = stats.lines, inserted = stats.inserted, updated = stats.updated,
       unchanged = stats.good - stats.inserted - stats.updated, rejected = stats.rejected,
-      duplicates = stats.duplicates, unknown_references = stats.unknown_references
+      duplicates = stats.duplicates, unknown_references = stats.unknown_references, deferred = stats.deferred
   WHERE i.import_id = new_id;
 
   RETURN QUERY
@@ -210,3 +256,4 @@ END
 $$;
 
 DROP FUNCTION outreach.outcome_lock_key();
+

@@ -26,6 +26,9 @@ COMMENT ON FUNCTION outreach.service_channel() IS 'the channel outreachd LISTENs
 CREATE FUNCTION outreach.notify_service(event text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- trace_notify is a setting any session may turn on: it would print the channel's name to the
+-- member whose statement sends the notification.
+SET trace_notify = off
 AS $$
 BEGIN
   IF event IS NULL OR event NOT IN ('deletion_confirmed', 'records_marked', 'delivery_queued') THEN

@@ -54,10 +54,16 @@ COMMENT ON FUNCTION outreach.agree_delivery_partner(int, text, boolean) IS
   'the DPO of partner_id agrees (or, with false, no longer agrees) to be named delivered_by by another member';
 
 CREATE FUNCTION outreach.activity_check_partner() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  -- (Runs as the caller: it sees only agreements its member is part of.) Another member's row is
+  -- row security's to refuse, with its own error: whether that member has an agreement must not
+  -- show in which error comes back.
+  IF NOT outreach.controller_visible(NEW.controller_id, 'writer') THEN
+    RETURN NEW;
+  END IF;
   IF NEW.delivered_by IS NOT NULL AND NEW.delivered_by OPERATOR(pg_catalog.<>) NEW.controller_id
      AND NOT EXISTS (SELECT 1 FROM outreach.delivery_partner d
                      WHERE d.partner_id OPERATOR(pg_catalog.=) NEW.delivered_by

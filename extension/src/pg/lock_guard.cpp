@@ -6,8 +6,10 @@
 // as its transaction stays open: every member's reads and writes, erasures and the daemon's
 // jobs would queue behind it. Modes up to ROW EXCLUSIVE (what INSERT/UPDATE/DELETE take
 // anyway) stay allowed. A LOCK naming one of the tables is refused before it waits; a LOCK that
-// reaches them another way (a view of the caller's that selects from them) is refused as soon as
-// it returns, which ends the transaction and so releases the lock.
+// reaches them another way (a view of the caller's, even a temporary one, that selects from them)
+// is refused as soon as it returns, which ends the transaction and so releases the lock. Such a
+// LOCK must not wait in the lock queue meanwhile (every later request would queue behind it), so
+// a LOCK naming a view is made NOWAIT: it fails at once (55P03) rather than wait for a holder.
 //
 // Plain C style: no C++ object with a destructor lives in these frames, because both the
 // standard utility processing and the checks may raise PostgreSQL errors (longjmp).
@@ -27,7 +29,9 @@ extern "C" {
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
+#include "nodes/nodes.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "tcop/utility.h"
@@ -88,6 +92,16 @@ bool holds_refused_mode(Oid relid) {
 	return false;
 }
 
+bool names_a_view(LockStmt *stmt) {
+	ListCell *cell;
+	foreach (cell, stmt->relations) {
+		Oid relid = RangeVarGetRelid(lfirst_node(RangeVar, cell), NoLock, true);
+		if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_VIEW)
+			return true;
+	}
+	return false;
+}
+
 [[noreturn]] void refuse(Oid relid) {
 	ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 	                errmsg("permission denied to lock \"%s\" in this mode", get_rel_name(relid)),
@@ -116,6 +130,11 @@ void guarded_process_utility(PlannedStmt *pstmt, const char *query, bool read_on
 		}
 		for (int i = 0; i < n; ++i)
 			held_before[i] = holds_refused_mode(relids[i]);
+		if (names_a_view(reinterpret_cast<LockStmt *>(tree)) && !reinterpret_cast<LockStmt *>(tree)->nowait) {
+			pstmt = static_cast<PlannedStmt *>(copyObjectImpl(pstmt));  // (the cached tree stays as written)
+			reinterpret_cast<LockStmt *>(pstmt->utilityStmt)->nowait = true;
+			read_only_tree = false;
+		}
 	}
 	if (previous_hook)
 		previous_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
