@@ -54,7 +54,7 @@ COMMENT ON FUNCTION outreach.lock_ahead_of_members(text) IS
   'runs a NOWAIT lock statement until it succeeds, never queueing; after 30 s ends members'' sessions holding '
   'outreach.participant, after 60 s gives up (55P03)';
 
--- As in 0.5.0, with the SHARE lock taken by lock_ahead_of_members.
+-- As in 0.5.0, with the SHARE lock and an abandoned export's row taken by lock_ahead_of_members.
 CREATE OR REPLACE FUNCTION outreach.export_begin(recipient text, as_of date DEFAULT current_date)
 RETURNS TABLE (export_id bigint, file_name text, layout_version int, row_count bigint, pgp_public_key text)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -91,7 +91,10 @@ BEGIN
   PERFORM outreach.pseudonymise('c0', 'p0', DATE '1900-01-01', 'GIR 0AA', 'recipient:' || r.name);
   -- One export of a recipient is built at a time: begins of the same recipient queue here.
   PERFORM 1 FROM outreach.recipient_definition d WHERE d.name = r.name FOR UPDATE;
-  -- An export still building is a run that crashed or was given up: abandon it.
+  -- An export still building is a run that crashed or was given up: abandon it. (Members'
+  -- transactions changing participants hold its row in share mode: lock it without queueing.)
+  PERFORM outreach.lock_ahead_of_members(pg_catalog.format(
+    'SELECT 1 FROM outreach.export e WHERE e.recipient = %L AND e.status = ''building'' FOR UPDATE NOWAIT', r.name));
   UPDATE outreach.export e SET status = 'abandoned', finished_at = clock_timestamp(),
          error = 'abandoned: a new export of the recipient began'
   WHERE e.recipient = r.name AND e.status = 'building';
