@@ -120,6 +120,12 @@ INSERT INTO outreach.notification_channel (controller_id, kind, target) VALUES (
 RESET SESSION AUTHORIZATION;
 SELECT outreach.enqueue_delivery(:a_id, 'escalation', 'regress-sec-notify', '{}', 'subject', 'message') AS queued;
 UNLISTEN *;
+-- attack 11b: trace_notify, which any session may set, would print the channel's name.
+SET trace_notify = on;
+SET client_min_messages = debug1;
+SELECT outreach.enqueue_delivery(:a_id, 'escalation', 'regress-sec-trace', '{}', 'subject', 'message') AS queued;
+RESET client_min_messages;
+RESET trace_notify;
 
 -- Class 8: the key file's path is hidden from every role but superusers.
 -- attack 12
@@ -148,6 +154,17 @@ SELECT regress_sec.run_as('regress_sec_dora', format($$INSERT INTO outreach.noti
 SELECT regress_sec.run_as('regress_sec_dora', format($$INSERT INTO outreach.notification_channel (controller_id, kind, target)
   VALUES (%s, 'email', 'one-too-many@a.example')$$, :a_id));
 SELECT regress_sec.try_as('regress_sec_dora', $$SELECT count(*) FROM outreach.notification_channel$$);
+
+-- Triggers that check a member's own rows leave other members' rows to row security, with its
+-- error: which error comes back tells nothing of the other member (attack pass, 0.7.0).
+-- attack 15: B's DPO adds an eleventh channel for A (A has 10): row security, not the count
+SELECT regress_sec.run_as('regress_sec_dan', format($$INSERT INTO outreach.notification_channel (controller_id, kind, target)
+  VALUES (%s, 'email', 'b-was-here@b.example')$$, :a_id));
+-- attack 16: B's writer names B as delivered_by of an activity of A's (B agreed nothing for A)
+SELECT regress_sec.run_as('regress_sec_bob', format($$INSERT INTO outreach.activity (controller_id, activity_type, name, starts_on, delivered_by)
+  VALUES (%s, 'summer_school', 'planted', '2024-07-01', %s)$$, :a_id, :b_id));
+-- attack 17: a DPO reads the service's run counts (every member's together)
+SELECT regress_sec.try_as('regress_sec_dora', $$SELECT count(*) FROM outreach.retention_run$$);
 
 -- Clean up (roles are cluster-wide; the later suites count every member's rows).
 DELETE FROM outreach.delivery_attempt WHERE controller_id IN (:a_id, :b_id);
