@@ -18,6 +18,8 @@ REVOKE ALL ON outreach.outcome_lock FROM PUBLIC;
 COMMENT ON TABLE outreach.outcome_lock IS
   'a row per member, locked by outcome imports (FOR UPDATE SKIP LOCKED) and participant deletions (FOR SHARE)';
 INSERT INTO outreach.outcome_lock (controller_id) SELECT c.controller_id FROM outreach.controller c;
+-- Dumped with the members: a restore (triggers off) would otherwise leave every member rowless.
+SELECT pg_catalog.pg_extension_config_dump('outreach.outcome_lock', '');
 
 CREATE FUNCTION outreach.controller_outcome_lock() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -175,6 +177,9 @@ BEGIN
   -- Imports run one at a time; each member's deletions wait for them, and a member deleting now
   -- is skipped (see outreach.outcome_lock).
   LOCK TABLE outreach.outcome_lock IN SHARE ROW EXCLUSIVE MODE;
+  -- (a member without its row, restored by hand without it, gets one)
+  INSERT INTO outreach.outcome_lock (controller_id) SELECT c.controller_id FROM outreach.controller c
+  ON CONFLICT DO NOTHING;
   SELECT coalesce(array_agg(l.controller_id), '{}') INTO free
   FROM (SELECT k.controller_id FROM outreach.outcome_lock k ORDER BY k.controller_id FOR UPDATE SKIP LOCKED) l;
 
