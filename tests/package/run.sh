@@ -18,6 +18,12 @@ rm -rf "$work"; mkdir -p "$work"
 unit=/lib/systemd/system/outreachd.service
 conf=/etc/outreachd/outreachd.toml
 trap 'cluster_stop' EXIT
+daemon_process() {  # the pid of the running /usr/bin/outreachd (procps is not on a bare machine)
+  local d
+  for d in /proc/[0-9]*; do
+    [ "$(readlink "$d/exe" 2>/dev/null)" = /usr/bin/outreachd ] && { echo "${d#/proc/}"; return; }
+  done
+}
 
 # 1. Build, install.
 if "$REPO_ROOT/scripts/package" >"$work/package.log" 2>&1; then ok "scripts/package builds the packages"
@@ -61,7 +67,7 @@ sed -i -e "s|^conninfo = \"\"|conninfo = \"host=$PGHOST port=$PGPORT dbname=pkg 
        -e "s|^listen = \"127.0.0.1:9187\"|listen = \"127.0.0.1:$http_port\"|" "$conf"
 if runuser -u outreachd -- $pre >"$work/check.log" 2>&1; then ok "ExecStartPre's check passes on the configured conffile"
 else fail "ExecStartPre: $(cat "$work/check.log")"; fi
-if [ "$(ps -p 1 -o comm=)" = systemd ]; then
+if [ "$(cat /proc/1/comm)" = systemd ]; then
   systemctl daemon-reload; systemctl start outreachd
   sleep 2; systemctl is-active --quiet outreachd && ok "systemctl start outreachd" || fail "outreachd under systemd: $(journalctl -u outreachd -n 5 --no-pager)"
 else
@@ -70,22 +76,25 @@ else
   for _ in $(seq 50); do curl_ok=$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$http_port/healthz', timeout=1).status)" 2>/dev/null) && break; sleep 0.2; done
   [ "${curl_ok:-}" = 200 ] && ok "the packaged daemon runs as the outreachd user (no systemd here), /healthz answers 200" ||
     fail "the packaged daemon: $(tail -3 "$work/daemon.log")"
-  [ "$(ps -o user= -p "$(pgrep -f "^/usr/bin/outreachd --config $conf$" | head -1)" 2>/dev/null)" = outreachd ] ||
-    fail "the daemon does not run as outreachd"
+  daemon_real=$(daemon_process)
+  [ -n "$daemon_real" ] && [ "$(stat -c %U "/proc/$daemon_real")" = outreachd ] || fail "the daemon does not run as outreachd"
 fi
 if runuser -u outreachd -- /usr/bin/outreachd --config "$conf" run-once sweep >"$work/sweep.log" 2>&1 &&
-   [ "$(psql -X -qAt -d pkg -c "SELECT count(*) FROM outreach.job_run WHERE job = 'sweep' AND status = 'finished'")" -ge 1 ]; then
-  ok "the packaged daemon sweeps (a finished sweep in outreach.job_run)"
+   [ "$(psql -X -qAt -d pkg -c "SELECT count(*) FROM outreach.job_run WHERE job = 'sweep' AND status = 'succeeded'")" -ge 1 ]; then
+  ok "the packaged daemon sweeps (a sweep succeeded in outreach.job_run)"
 else fail "run-once sweep: $(tail -3 "$work/sweep.log")"; fi
-if [ "$(ps -p 1 -o comm=)" = systemd ]; then systemctl stop outreachd
-else kill -TERM "$daemon_pid"; wait "$daemon_pid" && ok "SIGTERM stops the daemon with exit 0" || fail "the daemon's exit after SIGTERM"; fi
+if [ "$(cat /proc/1/comm)" = systemd ]; then systemctl stop outreachd
+else
+  kill -TERM "$(daemon_process)"
+  wait "$daemon_pid" && ok "SIGTERM stops the daemon with exit 0" || fail "the daemon's exit after SIGTERM: $(tail -2 "$work/daemon.log")"
+fi
 
 # A broken configuration stops the start at the check, with file:line: key.
-printf '\n[jobs.sweep]\nbach_size = 5\n' >> "$conf"
+sed -i '0,/^batch_size = 10000/s//batch_size = 0/' "$conf"   # the sweep's batch size, out of range
 out=$(runuser -u outreachd -- $pre 2>&1); rc=$?
-[ "$rc" = 2 ] && grep -Eq "^$conf:[0-9]+: " <<<"$out" && ok "a broken configuration fails ExecStartPre (exit 2): $(head -1 <<<"$out")" ||
+[ "$rc" = 2 ] && grep -Eq "$conf:[0-9]+: jobs.sweep.batch_size" <<<"$out" && ok "a broken configuration fails ExecStartPre (exit 2): $(head -1 <<<"$out")" ||
   fail "broken configuration: exit $rc, $out"
-if [ "$(ps -p 1 -o comm=)" = systemd ]; then
+if [ "$(cat /proc/1/comm)" = systemd ]; then
   systemctl start outreachd 2>/dev/null && fail "systemd started outreachd with a broken configuration"
   journalctl -u outreachd -n 20 --no-pager | grep -q "$conf:" && ok "the journal names file:line" || fail "the journal lacks file:line"
 fi
