@@ -3,16 +3,17 @@
 -- changes to participants lock in share mode while their transactions run (docs/linkage.md).
 -- Until 0.6.0 it queued for them with lock_timeout 60 s: while it waited, every member's write
 -- to participant queued behind it, and a member that kept a transaction open made every export
--- fail. Now it never waits in the queue (NOWAIT, retried every 100 ms); after 30 s it ends the
--- sessions of members' roles that hold locks on outreach.participant (the only locks that can
--- be in its way), and after 60 s it gives up with 55P03. The service's own roles and superusers
--- are never ended.
+-- fail. Now it never waits in the queue (NOWAIT, retried every 100 ms); after
+-- outreach.member_lock_seconds (30 s) it ends the sessions of members' roles that hold locks on
+-- outreach.participant (the only locks that can be in its way), and after twice that it gives up
+-- with 55P03. The service's own roles and superusers are never ended.
 CREATE FUNCTION outreach.lock_ahead_of_members(attempt text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   started timestamptz := clock_timestamp();
+  grace interval := make_interval(secs => pg_catalog.current_setting('outreach.member_lock_seconds')::int);
   holder record;
 BEGIN
   LOOP
@@ -20,12 +21,13 @@ BEGIN
       EXECUTE attempt;
       RETURN;
     EXCEPTION WHEN lock_not_available THEN
-      IF clock_timestamp() > started + interval '60 seconds' THEN
-        RAISE EXCEPTION 'members'' transactions held outreach.participant for 60 seconds' USING ERRCODE = '55P03',
+      IF clock_timestamp() > started + 2 * grace THEN
+        RAISE EXCEPTION 'members'' transactions held outreach.participant for % seconds',
+          extract(epoch FROM 2 * grace) USING ERRCODE = '55P03',
           HINT = 'The export is retried at its next run.';
       END IF;
     END;
-    IF clock_timestamp() > started + interval '30 seconds' THEN
+    IF clock_timestamp() > started + grace THEN
       FOR holder IN
         SELECT DISTINCT l.pid, a.usename
         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
@@ -40,8 +42,8 @@ BEGIN
           AND NOT pg_catalog.pg_has_role(r.oid, 'outreach_daemon', 'MEMBER')
           AND NOT pg_catalog.pg_has_role(r.oid, 'outreach_processor', 'MEMBER')
       LOOP
-        RAISE WARNING 'outreach: ending session % of role "%": its transaction held up an export for 30 seconds',
-          holder.pid, holder.usename;
+        RAISE WARNING 'outreach: ending session % of role "%": its transaction held up an export for % seconds',
+          holder.pid, holder.usename, extract(epoch FROM grace);
         PERFORM pg_catalog.pg_terminate_backend(holder.pid);
       END LOOP;
     END IF;
@@ -51,8 +53,8 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.lock_ahead_of_members(text) FROM PUBLIC;
 COMMENT ON FUNCTION outreach.lock_ahead_of_members(text) IS
-  'runs a NOWAIT lock statement until it succeeds, never queueing; after 30 s ends members'' sessions holding '
-  'outreach.participant, after 60 s gives up (55P03)';
+  'runs a NOWAIT lock statement until it succeeds, never queueing; after outreach.member_lock_seconds ends members'' '
+  'sessions holding outreach.participant, after twice that gives up (55P03)';
 
 -- As in 0.5.0, with the SHARE lock and an abandoned export's row taken by lock_ahead_of_members.
 CREATE OR REPLACE FUNCTION outreach.export_begin(recipient text, as_of date DEFAULT current_date)

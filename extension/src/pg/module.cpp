@@ -26,11 +26,23 @@ static void define_future_as_of_setting() {
 	                        &future_as_of_days, 1, 0, 36500, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 }
 
+// How long an export waits for members' transactions that hold outreach.participant before it
+// ends their sessions (and twice that before it gives up): see outreach.lock_ahead_of_members.
+static int member_lock_seconds = 30;
+
+static void define_member_lock_setting() {
+	DefineCustomIntVariable("outreach.member_lock_seconds",
+	                        "Seconds an export waits for members' transactions before ending their sessions.",
+	                        "It gives up after twice this. Only superusers can change it.",
+	                        &member_lock_seconds, 30, 1, 3600, PGC_SUSET, GUC_UNIT_S, nullptr, nullptr, nullptr);
+}
+
 static void init_body() {
 	static_assert(SIZEOF_DATUM == 8, "uk_postcode is passed by value in a 64-bit Datum");
 	outreach::pg::init_boundary();
 	outreach::pg::define_key_file_setting();
 	define_future_as_of_setting();
+	define_member_lock_setting();
 	outreach::pg::register_controller_access_callbacks();
 	MarkGUCPrefixReserved("outreach");
 	// Only from shared_preload_libraries: then every backend has the hook before its first
