@@ -13,7 +13,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   started timestamptz := clock_timestamp();
-  grace interval := make_interval(secs => pg_catalog.current_setting('outreach.member_lock_seconds')::int);
+  grace interval := pg_catalog.current_setting('outreach.member_lock_seconds')::interval;  -- ('30s')
   holder record;
 BEGIN
   LOOP
