@@ -67,9 +67,16 @@ max_wal_size = 4GB
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
 CONF
-  if ! as_owner "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/log/postgresql.log" -w -t 60 start >/dev/null; then
-    cat "$CLUSTER_DIR/log/postgresql.log"; return 1
-  fi
+  # The fixed test ports lie in Linux's ephemeral range: a client connection elsewhere in the
+  # suite may hold one for a moment ("Address already in use"). Try again, a few times.
+  local attempt
+  for attempt in 1 2 3 4 5 6; do
+    as_owner "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/log/postgresql.log" -w -t 60 start >/dev/null && break
+    if [ "$attempt" = 6 ] || ! grep -q "Address already in use" "$CLUSTER_DIR/log/postgresql.log"; then
+      cat "$CLUSTER_DIR/log/postgresql.log"; return 1
+    fi
+    sleep 2
+  done
   export PGHOST="$CLUSTER_DIR/socket" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
   export OUTREACH_CLUSTER_DIR="$CLUSTER_DIR"
 }
