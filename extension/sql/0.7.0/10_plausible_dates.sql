@@ -183,10 +183,7 @@ DECLARE
   run bigint;
   queued bigint;
 BEGIN
-  IF as_of IS NULL OR NOT isfinite(as_of) THEN
-    RAISE EXCEPTION 'as_of must be a finite date' USING ERRCODE = '22023';
-  END IF;
-  PERFORM outreach.check_service_date(as_of, 'as_of');
+  PERFORM outreach.check_service_date(as_of, 'as_of');  -- (also refuses NULL and infinity)
   INSERT INTO outreach.retention_run (kind, as_of) VALUES ('sweep', as_of) RETURNING run_id INTO run;
   -- Participants with an impossible date are the member's to correct: reported, not judged.
   DELETE FROM outreach.retention_skipped;

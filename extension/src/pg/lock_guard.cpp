@@ -82,7 +82,7 @@ Oid *extension_relations(int *count) {
 	return relids;
 }
 
-// Bit i set: this backend holds relids[i] in a refused mode.
+// Whether this backend holds the relation in a mode members may not take (any of them).
 bool holds_refused_mode(Oid relid) {
 	LOCKTAG tag;
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);

@@ -92,6 +92,7 @@ rt::Decision decide(FunctionCallInfo fcinfo) {
 // A due date beyond PostgreSQL's date range (facts near year 5874897) is an error, never a
 // wrapped-around value.
 DateADT pg_date(const CivilDate &c) {
+	// (IS_VALID_JULIAN reaches into 5874898; the date type ends at 5874897-12-31)
 	if (!IS_VALID_JULIAN(c.year, c.month, c.day) || c.year > 5874897)
 		throw outreach::Error(outreach::sqlstate::datetime_field_overflow, "retention due date out of range");
 	return date2j(c.year, c.month, c.day) - POSTGRES_EPOCH_JDATE;
