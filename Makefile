@@ -6,11 +6,13 @@
 PG_CONFIG ?= pg_config
 
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/outreach.control)
-# One directory of SQL parts per version (see extension/sql/assemble.sh).
-SQL_VERSIONS := $(shell ls extension/sql | grep -E '^[0-9]+\.[0-9]+\.[0-9]+$$' | sort -V)
-SQL_PARTS := $(wildcard extension/sql/*/*.sql)
-SQL_SCRIPTS := $(foreach v,$(SQL_VERSIONS),extension/outreach--$(v).sql) \
-  $(shell echo $(SQL_VERSIONS) | tr ' ' '\n' | awk 'NR > 1 { print "extension/outreach--" prev "--" $$0 ".sql" } { prev = $$0 }')
+# The install script of this version and the update to it are assembled from the current
+# sources (one file per concern) and the hand-written update; released versions' scripts are
+# frozen copies (extension/sql/assemble.py says how).
+SQL_SOURCES := $(wildcard extension/sql/current/*.sql extension/sql/updates/*.sql extension/sql/released/*.sql)
+SQL_SCRIPTS := extension/outreach--$(EXTVERSION).sql \
+  $(patsubst extension/sql/updates/%.sql,extension/outreach--%.sql,$(wildcard extension/sql/updates/*--$(EXTVERSION).sql)) \
+  $(patsubst extension/sql/released/%,extension/%,$(wildcard extension/sql/released/*.sql))
 
 MODULE_big = outreach
 OBJS = $(patsubst %.cpp,%.o,$(sort $(wildcard extension/src/core/*.cpp extension/src/pg/*.cpp)))
@@ -37,12 +39,10 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-# The install and upgrade scripts are assembled from one file per concern and version.
+# The scripts are assembled by extension/sql/assemble.py.
 $(SQL_SCRIPTS): extension/.sql-stamp
-extension/.sql-stamp: $(SQL_PARTS) extension/sql/assemble.sh extension/outreach.control
-	@test "$(lastword $(SQL_VERSIONS))" = "$(EXTVERSION)" || \
-	  { echo "default_version $(EXTVERSION) is not the newest SQL version $(lastword $(SQL_VERSIONS))"; exit 1; }
-	sh extension/sql/assemble.sh extension
+extension/.sql-stamp: $(SQL_SOURCES) extension/sql/assemble.py extension/outreach.control
+	python3 extension/sql/assemble.py extension $(EXTVERSION)
 	touch $@
 
 # The daemon, outreachd (C++20, Boost.Asio, libpq), is built with CMake by the same `make` and

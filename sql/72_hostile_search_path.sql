@@ -210,7 +210,7 @@ FROM pg_proc p
 WHERE p.pronamespace = 'outreach'::regnamespace
   AND has_function_privilege('regress_sec_alice', p.oid, 'EXECUTE')
   AND p.proname !~ '_(in|out|recv|send|eq|ne|lt|le|gt|ge|cmp|hash|hash_extended|sortsupport)$'
-ORDER BY 1;
+ORDER BY p.oid::regprocedure::text;
 
 -- attack 70: every one of them called under both hostile paths (and the ones it may not call)
 SET SESSION AUTHORIZATION regress_sec_alice;
@@ -389,12 +389,12 @@ FROM pg_proc p
 LEFT JOIN LATERAL (SELECT regexp_split_to_array(substr(c, length('search_path=') + 1), '\s*,\s*') AS path
                    FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%') sp ON true
 WHERE p.pronamespace = 'outreach'::regnamespace AND p.prosecdef
-ORDER BY 1;
+ORDER BY p.oid::regprocedure::text;
 -- Every function whose search_path is pinned, SECURITY DEFINER or not, ends in pg_temp.
 SELECT p.oid::regprocedure AS pinned_path_not_ending_in_pg_temp
 FROM pg_proc p, unnest(p.proconfig) c
 WHERE p.pronamespace = 'outreach'::regnamespace AND c LIKE 'search_path=%' AND c !~ ', pg_temp$'
-ORDER BY 1;
+ORDER BY p.oid::regprocedure::text;
 -- Functions written in SQL or PL/pgSQL without a pinned search_path (their body is resolved
 -- with the caller's path): only the two procedures that commit, which cannot pin one and call
 -- only qualified names (granted to outreach_daemon alone). Functions with a standard SQL body
@@ -404,11 +404,11 @@ FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 WHERE p.pronamespace = 'outreach'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')
   AND p.prosqlbody IS NULL
-ORDER BY 1;
+ORDER BY p.oid::regprocedure::text;
 SELECT p.oid::regprocedure AS parsed_at_creation
 FROM pg_proc p
 WHERE p.pronamespace = 'outreach'::regnamespace AND p.prosqlbody IS NOT NULL
-ORDER BY 1;
+ORDER BY p.oid::regprocedure::text;
 
 -- attack 77: the roles members act through are not superusers, cannot bypass row security or
 -- log in, and own nothing of the extension; the people are ordinary roles too
