@@ -25,6 +25,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/cluster.sh"
 source "$REPO_ROOT/bench/lib/conditions.sh"
+source "$REPO_ROOT/bench/lib/quiesce.sh"
 bench_conditions_start
 
 participants=${BENCH_PARTICIPANTS:-1000000}
@@ -82,6 +83,7 @@ VACUUM (FREEZE, ANALYZE) outreach.participant, outreach.institution, outreach.re
 CHECKPOINT;
 SQL
 say "loaded in $(elapsed "$start") s"
+bench_quiesce outreach.participant outreach.institution outreach.retention_policy outreach.controller
 
 # --- A. Export ---------------------------------------------------------------------------------
 # The baseline writes the same records: the dfe layout's columns, computed the same way, for the

@@ -38,7 +38,7 @@ bench_conditions() {
 
   echo "$p cores: $(nproc 2>/dev/null || echo unknown)"
   echo "$p load_average: ${BENCH_LOAD_START:-unknown} at the start, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) at the end"
-  echo "$p memory: $(mem_gib MemTotal) total, $(mem_gib MemAvailable) available"
+  echo "$p memory: $(mem_gib MemTotal) total, $(mem_gib MemAvailable) available, $(mem_val Dirty) kB dirty and $(mem_val Writeback) kB in writeback at the end"
   local model flags f have=()
   model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
   flags=" $(sed -n 's/^flags[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1) "
@@ -55,7 +55,8 @@ bench_conditions() {
   # is how many huge pages the server would need for huge_pages = on (PostgreSQL 15).
   local s names=(shared_buffers work_mem maintenance_work_mem effective_cache_size
                  max_parallel_workers_per_gather max_parallel_workers jit huge_pages
-                 shared_memory_size_in_huge_pages default_toast_compression random_page_cost)
+                 shared_memory_size_in_huge_pages default_toast_compression random_page_cost
+                 autovacuum wal_level max_wal_size fsync synchronous_commit)
   local sql="SELECT concat_ws(' '" values
   for s in "${names[@]}"; do sql+=", '$s=' || current_setting('$s', true)"; done
   values=$(psql -X -At -c "$sql)" 2>/dev/null) || values="unknown (no connection to the cluster)"

@@ -39,4 +39,4 @@ ORDER BY p.controller_id, p.participant_id;
 
 RESET session_replication_role;
 SELECT setval(pg_get_serial_sequence('outreach.participant', 'participant_id'), :participants);
-VACUUM (ANALYZE) outreach.participant, outreach.activity, outreach.attendance, outreach.controller_role;
+VACUUM (FREEZE, ANALYZE) outreach.participant, outreach.activity, outreach.attendance, outreach.controller_role;

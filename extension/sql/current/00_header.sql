@@ -1,3 +1,7 @@
+-- What the install needs: a UTF8 database, a schema of the extension's own and the library
+-- preloaded. Throughout the schema, no member, and no role without access, can stop the service
+-- for everyone (impossible dates, held locks), poison a backup, learn what it may not read
+-- (audit side effects, plans, NOTIFY payloads) or exhaust a backend.
 \echo Use "CREATE EXTENSION outreach" to load this file. \quit
 
 -- Names and values in UK personal data are Unicode; normalisation and pseudonyms assume UTF-8.
@@ -17,13 +21,10 @@ CREATE SCHEMA outreach;
 COMMENT ON SCHEMA outreach IS 'pg_outreach: outreach participation data under UK GDPR';
 GRANT USAGE ON SCHEMA outreach TO PUBLIC;
 
--- 0.7.0: the member boundary hardened. No member, and no role without access, can stop the
--- service for everyone (impossible dates, held locks), poison a backup, learn what it may not
--- read (audit side effects, plans, NOTIFY payloads) or exhaust a backend.
--- From 0.7.0 the library must be loaded by shared_preload_libraries: its utility hook keeps
--- members from locking the service's tables (see extension/src/pg/lock_guard.cpp), and
--- outreach.key_file is then a superuser-only setting from the server's start instead of a
--- placeholder any role can SHOW.
+-- The library must be loaded through shared_preload_libraries: its utility hook keeps members
+-- from locking the service's tables (see extension/src/pg/lock_guard.cpp), and
+-- outreach.key_file is then a superuser-only setting from the server's start, not a placeholder
+-- any role could SHOW.
 CREATE OR REPLACE FUNCTION outreach.preloaded() RETURNS boolean
   AS 'MODULE_PATHNAME', 'outreach_preloaded' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION outreach.preloaded() IS

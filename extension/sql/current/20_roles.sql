@@ -1,6 +1,5 @@
-
--- 0.2.0: members as data controllers, their roles, personal-data tables under row-level
--- security, cross-member sharing by linkage pseudonym, and the audit trail.
+-- Roles: the cluster-wide group roles that hold the extension's privileges (each controller's
+-- own roles join them: see 22_controllers.sql), and invoking_role(), the role a session acts as.
 
 CREATE OR REPLACE FUNCTION outreach.invoking_role() RETURNS regrole
   AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;

@@ -71,12 +71,13 @@ GRANT DELETE ON outreach.participant TO outreach_writer;
 
 -- DPOs also read the special-category columns.
 GRANT SELECT (sex, gender_identity, ethnicity, disability, religion) ON outreach.participant TO outreach_dpo;
+-- The retention state is read like the ordinary columns; only the extension writes it.
 GRANT SELECT (last_attended_on, retention_status, retention_reasons, retention_due_on, retention_marked_on,
               retention_notice_id, deletion_confirmed_at, deletion_confirmed_by, retention_hold_until,
               retention_hold_reason)
   ON outreach.participant TO outreach_reader, outreach_processor;
 
--- The same roles as the other identifying columns (names, date of birth, postcode).
+-- School identifiers: the same roles as the other identifying columns (names, date of birth, postcode).
 GRANT SELECT (upn, uln) ON outreach.participant TO outreach_reader, outreach_processor;
 GRANT INSERT (upn, uln), UPDATE (upn, uln) ON outreach.participant TO outreach_writer;
 CREATE INDEX participant_linkage_idx ON outreach.participant (linkage_id) WHERE linkage_id IS NOT NULL;

@@ -1,5 +1,8 @@
+-- Views members read: their participants without the special-category columns, and what other
+-- members' records of the same people (by linkage pseudonym) show about shared engagement.
 
--- Readers' view of participants gains the two columns (appended, so existing queries keep working).
+-- Participants without the special-category columns, for readers. New columns go at the end,
+-- so existing queries keep working.
 CREATE OR REPLACE VIEW outreach.participant_core WITH (security_invoker = true) AS
 SELECT controller_id, participant_id, external_ref, first_name, last_name, date_of_birth, postcode,
        institution_id, linkage_id, he_entry_year_override, he_entry_year_override_reason,
@@ -9,14 +12,14 @@ COMMENT ON VIEW outreach.participant_core IS 'participants without special-categ
 GRANT SELECT ON outreach.participant_core TO outreach_reader, outreach_processor;
 
 -----------------------------------------------------------------------------------------------
--- shared_engagement behind a function boundary. As a view over other members' rows, EXPLAIN
--- ANALYZE of it showed their row counts ("actual rows", "Rows Removed by Filter") for any date
--- or activity type the caller filtered on. The rows are now computed by a SECURITY DEFINER
+-- shared_engagement behind a function boundary. A plain view over other members' rows would
+-- let EXPLAIN ANALYZE show their row counts ("actual rows", "Rows Removed by Filter") for any
+-- date or activity type the caller filtered on. So the rows are computed by a SECURITY DEFINER
 -- set-returning function (never inlined, its plan not shown) for the calling role's own
 -- controllers only, always in full: the caller's filters apply to its result, so neither what
--- EXPLAIN shows nor the work done depends on the filter. The view keeps its name and columns;
--- it also keeps only the controllers the current role reads for (the same as the calling role
--- except inside another role's SECURITY DEFINER function, where the smaller set applies).
+-- EXPLAIN shows nor the work done depends on the filter. The view also keeps only the
+-- controllers the current role reads for (the same as the calling role except inside another
+-- role's SECURITY DEFINER function, where the smaller set applies).
 -----------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION outreach.shared_engagement_rows()
 RETURNS TABLE (controller_id int, participant_id bigint, other_controller_id int, other_controller_code text,

@@ -177,9 +177,9 @@ CREATE OR REPLACE TRIGGER audit_delete AFTER DELETE ON outreach.attendance
 
 -----------------------------------------------------------------------------------------------
 -- read_special_category(): only the columns the caller may read. A column the calling role
--- holds no SELECT privilege on comes back NULL (the function's columns stay the same for its
--- callers); the audit row names only the columns returned. A caller who may read none of the
--- five is refused as before. DPOs hold all five through outreach_dpo.
+-- holds no SELECT privilege on comes back NULL (every caller gets the same result columns); the
+-- audit row names only the columns returned. A caller who may read none of the five, or is
+-- neither DPO nor reader of the controller, is refused. DPOs hold all five through outreach_dpo.
 -----------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION outreach.read_special_category(controller_id int, participant_ids bigint[] DEFAULT NULL)
 RETURNS TABLE (participant_id bigint, sex text, gender_identity text, ethnicity text, disability text, religion text)

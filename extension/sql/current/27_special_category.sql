@@ -2,18 +2,17 @@
 -- statements may depend on a value it may not read (issue 12, class 3).
 --
 -- Writers may UPDATE sex, gender_identity, ethnicity, disability and religion but not SELECT
--- them. Until 0.6.0 the audit trigger logged a special-category column only when its value
--- changed, and the Art. 19 follow-up trigger queued a rectification only when sex changed: a
--- writer could write a guess, read pg_stat_get_xact_tuples_inserted() (or EXPLAIN ANALYZE's
+-- them. Were a trigger to act only when such a value changed (log it, queue a rectification),
+-- a writer could write a guess, read pg_stat_get_xact_tuples_inserted() (or EXPLAIN ANALYZE's
 -- trigger calls) and roll back, learning whether the guess was the stored value with nothing
--- persisted. From 0.7.0 every trigger decides on special-category columns by whether the
--- statement *wrote* them (its SET list, as UPDATE OF does), never by whether they changed:
+-- persisted. So every trigger decides on special-category columns by whether the statement
+-- *wrote* them (its SET list, as UPDATE OF does), never by whether they changed:
 --   * audit_log records, for every row an UPDATE touched, the special-category columns in its
 --     SET list (written), next to the other columns that changed (which the writer may read);
 --   * the Art. 19 follow-up is queued whenever sex is written to a participant already sent to
 --     a recipient whose layout has sex (the recipient is told "sex may have changed").
--- Row counts, errors (CHECKs test only the new value) and RETURNING (refused) never depended
--- on the stored value; WAL volume did, through PostgreSQL's prefix compression of same-page
+-- Row counts, errors (CHECKs test only the new value) and RETURNING (refused) do not depend on
+-- the stored value; WAL volume does, through PostgreSQL's prefix compression of same-page
 -- updates, which only wal_level = logical turns off (docs/decisions.md).
 
 -----------------------------------------------------------------------------------------------
@@ -61,8 +60,8 @@ CREATE OR REPLACE TRIGGER audit_spec_sex AFTER UPDATE OF sex ON outreach.partici
 -- Planner statistics. EXPLAIN's row estimates come from pg_statistic of the whole table, so a
 -- DPO filtering on religion would see an estimate shaped by every member's religions. No
 -- statistics are gathered for the special-category columns (nothing is indexed on them and
--- only DPOs can filter on them), and those an earlier ANALYZE gathered are removed. Other
--- columns keep theirs: see docs/decisions.md, "Planner estimates".
+-- only DPOs can filter on them). Other columns keep theirs: see docs/decisions.md, "Planner
+-- estimates".
 -----------------------------------------------------------------------------------------------
 ALTER TABLE outreach.participant
   ALTER COLUMN sex SET STATISTICS 0,

@@ -1,7 +1,7 @@
-
--- 0.3.0: retention. Per-controller policies, the retention status of every participant, a
--- forecast, batched sweeps that mark due records ready for deletion and open a deletion notice
--- per controller and cycle, confirmation by the DPO, and deletion that leaves a tombstone.
+-- Retention rules: when a participant's record falls due for deletion, and why. The files after
+-- this one hold the per-controller policies, each participant's retention state, the batched
+-- sweeps that mark due records and open a deletion notice per controller and cycle,
+-- confirmation by the DPO, deletion that leaves a tombstone, and the views and forecast.
 
 CREATE TYPE outreach.retention_decision AS (
   track text,                    -- '15y', '7y' or 'withdrawn'

@@ -1,8 +1,9 @@
--- Retention policy: one row per controller, created with it; the numbers are the defaults of
--- the service's privacy notice and each member's agreement may change them. Dates are policy,
--- not code: the long track falls due on the cycle day (1 September), and confirmation is due
--- by a time on the last working day (Monday to Friday) of a month (17:00 on the last working
--- day of October, Europe/London).
+-- Retention policy: one row per controller, created with it, and the deletion cycle it sets.
+
+-- The numbers are the defaults of the service's privacy notice and each member's agreement may
+-- change them. Dates are policy, not code: the long track falls due on the cycle day
+-- (1 September), and confirmation is due by a time on the last working day (Monday to Friday)
+-- of a month (17:00 on the last working day of October, Europe/London).
 CREATE TABLE outreach.retention_policy (
   controller_id int PRIMARY KEY REFERENCES outreach.controller ON DELETE CASCADE,
   long_track_years int NOT NULL DEFAULT 15 CHECK (long_track_years BETWEEN 1 AND 50),

@@ -6,7 +6,7 @@
 
 -- A member's impossible row never breaks a statement that serves every member: dates members
 -- write are bounded (the *_range constraints of outreach.participant, activity and attendance),
--- and rows an upgrade found already broken are skipped and reported here.
+-- and rows outside those bounds (an upgraded database may hold some) are skipped and reported.
 
 -- What keeps a participant's retention from being computed: NULL when nothing does, else the
 -- column and why. Columns one by one (not the row): readers may not read every column.

@@ -16,7 +16,8 @@ END
 $$;
 COMMENT ON FUNCTION outreach.require_dpo(int) IS 'raises 42501 unless the calling role is DPO of the controller';
 
--- The functions that notified, as before but through notify_service().
+-- Confirmation: of a whole notice, or of listed participants. Each record confirmed is audited,
+-- and the daemon is woken through notify_service() to delete them.
 CREATE OR REPLACE FUNCTION outreach.confirm_deletion(notice_id bigint) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -95,7 +96,7 @@ $$;
 COMMENT ON FUNCTION outreach.confirm_deletion(int, bigint[]) IS
   'the DPO confirms deletion of listed participants (all must be ready for deletion); returns how many';
 
--- As in 0.3.0, with the hold bounded.
+-- Un-marked records are held from sweeps until hold_until, a year when it is not given.
 CREATE OR REPLACE FUNCTION outreach.unmark_deletion(controller_id int, participant_ids bigint[], reason text,
                                          hold_until date DEFAULT NULL) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER
@@ -248,7 +249,8 @@ $$;
 COMMENT ON FUNCTION outreach.erase_participant(int, bigint, text) IS
   'the DPO erases a participant at once (erasure request): same deletion path, tombstone left';
 
--- As in 0.3.0, with the service's clock checked and locked records skipped.
+-- at is checked against the service's clock: a date far ahead would confirm records through
+-- their grace period early.
 CREATE OR REPLACE FUNCTION outreach.escalate_overdue_notices(at timestamptz DEFAULT now())
 RETURNS TABLE (controller_id int, notice_id bigint, confirm_by timestamptz, records_waiting bigint, legal_contact text)
 LANGUAGE plpgsql SECURITY DEFINER

@@ -1,6 +1,8 @@
+-- Retention views: each participant's retention status (for readers), and per-controller
+-- aggregates and a 20-year forecast (for DPOs and analysts).
 
--- As in 0.3.0; a participant whose facts are impossible shows why in reasons instead of
--- failing the whole view for its member.
+-- A participant whose facts are impossible shows why in reasons instead of failing the whole
+-- view for its member.
 CREATE OR REPLACE VIEW outreach.retention_status WITH (security_invoker = true) AS
 SELECT p.controller_id,
        p.participant_id,

@@ -1,8 +1,7 @@
+-- The daemon's contract. So that several outreachd daemons can run jobs safely: a lease per job
+-- (exactly one daemon acts on a job at a time; another takes over when a lease runs out) and a
+-- job history. So that the extension can wake them: a private notification channel.
 
--- 0.4.0: the daemon's contract (job leases, job history, notification channels and deliveries)
--- and linkage (recipients and layouts as data, exports, the ledger, outcome imports).
--- What outreachd needs to run jobs safely with several daemons: a lease per job (exactly one
--- daemon acts on a job at a time; another takes over when a lease runs out) and a job history.
 -- Leases are rows, not session-level advisory locks, so they work through a transaction-pooling
 -- pooler: every call is one short transaction and nothing depends on session affinity.
 
@@ -172,12 +171,11 @@ COMMENT ON FUNCTION outreach.deletions_pending() IS 'how many participants are c
 REVOKE EXECUTE ON FUNCTION outreach.deletions_pending() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outreach.deletions_pending() TO outreach_daemon;
 -- The daemon is woken on a channel only it knows, with payloads that say nothing about members.
--- Until 0.6.0 the extension notified on fixed channels (outreach_retention, outreach_delivery)
--- that any login could LISTEN to, learning other members' notice ids, controller ids and counts,
--- and send NOTIFY on, waking or steering the daemon. Now the channel's name holds 122 random
--- bits, is made anew by every CREATE EXTENSION (the table is not dumped) and is readable by
--- outreach_daemon only; the payload is the event's name alone, and the daemon re-reads what it
--- needs under its own role.
+-- On a fixed channel any login could LISTEN, learning other members' notice ids, controller ids
+-- and counts, and send NOTIFY, waking or steering the daemon. So the channel's name holds 122
+-- random bits, is made anew by every CREATE EXTENSION (the table is not dumped) and is readable
+-- by outreach_daemon only; the payload is the event's name alone, and the daemon re-reads what
+-- it needs under its own role.
 CREATE TABLE outreach.service_channel (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   name text NOT NULL CHECK (name ~ '^outreach_[0-9a-f]{32}$')

@@ -1,9 +1,11 @@
--- Linkage recipients and their file layouts, as data. A recipient (DfE, ESFA, JISC/HESA,
--- UCAS, or any other) is a row; its export file and the outcome file it sends back are layouts:
--- numbered versions of an ordered list of columns, each with a header and the field it holds,
--- plus the date format, how coded values (sex, outcome) are written and how an unknown
--- postcode is written. Adding a recipient or changing a layout is an INSERT (through
--- define_recipient and define_layout), never a rebuild; a new field *kind* is code.
+-- Linkage recipients and their file layouts, as data.
+--
+-- A recipient (DfE, ESFA, JISC/HESA, UCAS, or any other) is a row; its export file and the
+-- outcome file it sends back are layouts: numbered versions of an ordered list of columns, each
+-- with a header and the field it holds, plus the date format, how coded values (sex, outcome)
+-- are written and how an unknown postcode is written. Adding a recipient or changing a layout
+-- is an INSERT (through define_recipient and define_layout), never a rebuild; a new field
+-- *kind* is code.
 --
 -- Dump and restore: the extension's script ships definitions; pg_dump copies only what the
 -- service added. A shipped recipient is never changed in place: define_recipient() writes the

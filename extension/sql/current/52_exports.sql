@@ -1,4 +1,4 @@
--- Linkage exports and the disclosure ledger.
+-- Linkage exports, which write the disclosure ledger (53_ledger.sql).
 --
 -- outreachd writes the files; the SQL decides everything else:
 --   export_begin(recipient, as_of)   opens an export and stages the eligible participants
@@ -218,7 +218,9 @@ END
 $$;
 COMMENT ON FUNCTION outreach.export_clear_staging(bigint) IS 'removes the staged rows of an export';
 
--- As in 0.5.0, with the SHARE lock and an abandoned export's row taken by lock_ahead_of_members.
+-- export_begin takes its locks (a still-building export's row, then SHARE on
+-- outreach.participant) through lock_ahead_of_members, so that waiting for members'
+-- transactions never stalls every other member.
 CREATE OR REPLACE FUNCTION outreach.export_begin(recipient text, as_of date DEFAULT current_date)
 RETURNS TABLE (export_id bigint, file_name text, layout_version int, row_count bigint, pgp_public_key text)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -390,7 +392,6 @@ $$;
 COMMENT ON FUNCTION outreach.export_changed_since_staging(bigint) IS
   'queues Art. 19 follow-ups for staged participants rectified, restricted or deleted before their export finished';
 
--- As in 0.5.0, with the export's row locked by lock_ahead_of_members.
 CREATE OR REPLACE FUNCTION outreach.export_finish(export_id bigint, sha256 text, row_count bigint) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -491,11 +492,10 @@ GRANT EXECUTE ON FUNCTION outreach.export_begin(text, date), outreach.export_lin
   outreach.export_finish(bigint, text, bigint), outreach.export_abandon(bigint, text) TO outreach_daemon;
 REVOKE EXECUTE ON FUNCTION outreach.export_file_name(text, text, date, bigint) FROM PUBLIC;
 
--- 0.5.0: faster linkage exports. Records are written by one C function per row
--- (export_line), staged in blocks of participants, and the disclosure ledger is kept in the
--- same blocks (outreach.disclosure_block; outreach.disclosure is now a view of it).
--- One export record per call (extension/src/core/export_format.hpp has the column specs), and
--- the per-recipient reference without SQL string building. Both serve export_render_sql().
+-- Records in C, for speed: export_line writes one export record per call
+-- (extension/src/core/export_format.hpp has the column specs), and recipient_reference makes the
+-- per-recipient reference without SQL string building. Both serve export_render_sql(). Records
+-- are staged in blocks of participants, the blocks the disclosure ledger keeps.
 CREATE OR REPLACE FUNCTION outreach.export_line(spec text[], VARIADIC "any") RETURNS text
   AS 'MODULE_PATHNAME', 'export_line' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION outreach.export_line(text[], "any") IS
@@ -559,7 +559,7 @@ CREATE POLICY export_chunk_dpo_read ON outreach.export_chunk FOR SELECT
   USING (outreach.controller_visible(controller_id, 'dpo'));
 REVOKE ALL ON outreach.export_chunk FROM PUBLIC;
 
--- The staged records a row each, with 0.4.0's columns (for DBAs looking at an export in progress).
+-- The staged records a row each (for DBAs looking at an export in progress).
 CREATE OR REPLACE VIEW outreach.export_row WITH (security_invoker = true) AS
 SELECT c.export_id, c.controller_id, u.participant_id, u.cohort_year, u.src_xmin, u.reference, u.content_hash, u.line
 FROM outreach.export_chunk c
@@ -571,8 +571,8 @@ REVOKE ALL ON outreach.export_row FROM PUBLIC;
 -- Participants changed or deleted while an export is being built: the participant triggers
 -- record them here for every building export (export_begin makes sure no change can slip in
 -- before its export is visible to them: it stages under a SHARE lock on outreach.participant),
--- and export_finish compares only these with what was staged. (0.4.0 compared every staged
--- row's version with the participant table at finish: 0.9 s a million.)
+-- and export_finish compares only these with what was staged. (Comparing every staged row's
+-- version with the participant table at finish took 0.9 s a million.)
 CREATE TABLE outreach.export_touch (
   export_id bigint NOT NULL,
   controller_id int NOT NULL,
@@ -626,9 +626,9 @@ REVOKE EXECUTE ON FUNCTION outreach.export_stage_blocks(bigint, text, int, date)
 -- Exports wait for members' transactions without stalling every other member. An export takes
 -- a SHARE lock on outreach.participant at staging and, at finish, its own row, which members'
 -- changes to participants lock in share mode while their transactions run (docs/linkage.md).
--- Until 0.6.0 it queued for them with lock_timeout 60 s: while it waited, every member's write
--- to participant queued behind it, and a member that kept a transaction open made every export
--- fail. Now it never waits in the queue (NOWAIT, retried every 100 ms); after
+-- Queueing for those locks would be worse: while the export waited, every member's write to
+-- participant would queue behind it, and a member that kept a transaction open would make every
+-- export fail. So it never waits in the queue (NOWAIT, retried every 100 ms); after
 -- outreach.member_lock_seconds (30 s) it ends the sessions of members' roles that hold locks on
 -- outreach.participant (the only locks that can be in its way), and after twice that it gives up
 -- with 55P03. The service's own roles and superusers are never ended.

@@ -1,11 +1,14 @@
--- The disclosure ledger in blocks. 0.4.0 kept one row per participant per export (with a
--- primary-key index): writing a million of them was 1.7 s, most of an export's cost beyond
--- computing the records. Now one row holds, for one member, one export and one block of 4096
--- participant ids (participant_id >> 12), the participants sent in ascending order with their
--- cohort, reference and content hash, as parallel arrays. An export writes a few hundred rows
--- (copied from its staging blocks), and a participant's disclosures are found through the
--- primary key (controller, block) and a search of that block's ids.
--- outreach.disclosure keeps 0.4.0's columns as a view, for DPOs, BI tools and scripts.
+-- The disclosure ledger: who was sent to which recipient, in which export, under which
+-- reference. Written by export_finish.
+
+-- In blocks: one row holds, for one member, one export and one block of 4096 participant ids
+-- (participant_id >> 12), the participants sent in ascending order with their cohort, reference
+-- and content hash, as parallel arrays. One row per participant per export (with a primary-key
+-- index) took 1.7 s to write for a million, most of an export's cost beyond computing the
+-- records; an export writes a few hundred rows (copied from its staging blocks), and a
+-- participant's disclosures are found through the primary key (controller, block) and a search
+-- of that block's ids. The view outreach.disclosure shows a row per participant per export, for
+-- DPOs, BI tools and scripts.
 
 CREATE TABLE outreach.disclosure_block (
   controller_id int NOT NULL,
@@ -38,8 +41,8 @@ CREATE POLICY disclosure_block_dpo_read ON outreach.disclosure_block FOR SELECT
 REVOKE ALL ON outreach.disclosure_block FROM PUBLIC;
 GRANT SELECT ON outreach.disclosure_block TO outreach_dpo;
 
--- The ledger a row per participant per export, as 0.4.0 stored it (the caller's row security
--- applies: a DPO sees their members' rows).
+-- The ledger a row per participant per export (the caller's row security applies: a DPO sees
+-- their members' rows).
 CREATE OR REPLACE VIEW outreach.disclosure WITH (security_invoker = true) AS
 SELECT b.controller_id, u.participant_id, b.recipient, b.export_id, u.cohort_year, u.reference, u.content_hash
 FROM outreach.disclosure_block b
@@ -51,5 +54,4 @@ REVOKE ALL ON outreach.disclosure FROM PUBLIC;
 GRANT SELECT ON outreach.disclosure TO outreach_dpo;
 -- The ledger's blocks stay in their row up to 8160 bytes (a block of a few dozen participants):
 -- out of line, reading a recipient's references back for an import was a TOAST fetch per block.
--- (Rows written before keep their place until rewritten.)
 ALTER TABLE outreach.disclosure_block SET (toast_tuple_target = 8160);

@@ -1,3 +1,6 @@
+-- Outcomes that linkage recipients return: the bookkeeping of every imported file, the outcome
+-- facts in blocks (with views of a row per fact and per kind), and the per-member rows that
+-- outcome imports and participant deletions lock.
 
 CREATE TABLE outreach.outcome_import (
   import_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -38,16 +41,16 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ou
 REVOKE ALL ON outreach.outcome_import, outreach.outcome_import_error FROM PUBLIC;
 GRANT SELECT ON outreach.outcome_import, outreach.outcome_import_error TO outreach_daemon, outreach_processor;
 
--- Outcome facts in blocks. 0.4.0 kept one row per fact with a seven-column primary key:
--- inserting a million facts was 3.5 s, more than twice what the whole import may take. Now
--- one row holds, for one member, one recipient and one block of 65536 participant ids
--- (participant_id >> 16), the facts about those participants in key order (participant,
--- outcome, academic year, measure, provider UKPRN; byte order) as parallel arrays. An import
--- rewrites the blocks it touches; a participant's facts are found through the primary key and
--- a search of the block. (The ledger's blocks are of 4096 ids: an export adds rows, an import
--- rewrites them, and the fewer rows an import writes the better: 1,600 rows of a million facts
--- were written in 0.03 s, 24,500 in 0.13 s.)
--- outreach.outcome keeps 0.4.0's columns as a view, for members, BI tools and scripts.
+-- Outcome facts in blocks. One row holds, for one member, one recipient and one block of 65536
+-- participant ids (participant_id >> 16), the facts about those participants in key order
+-- (participant, outcome, academic year, measure, provider UKPRN; byte order) as parallel
+-- arrays: one row per fact with a seven-column primary key took 3.5 s to insert a million
+-- facts, more than twice what the whole import may take. An import rewrites the blocks it
+-- touches; a participant's facts are found through the primary key and a search of the block.
+-- (The ledger's blocks are of 4096 ids: an export adds rows, an import rewrites them, and the
+-- fewer rows an import writes the better: 1,600 rows of a million facts were written in
+-- 0.03 s, 24,500 in 0.13 s.)
+-- The view outreach.outcome shows a row per fact, for members, BI tools and scripts.
 
 CREATE TABLE outreach.outcome_block (
   controller_id int NOT NULL,
@@ -94,8 +97,8 @@ CREATE POLICY outcome_block_read ON outreach.outcome_block FOR SELECT
 REVOKE ALL ON outreach.outcome_block FROM PUBLIC;
 GRANT SELECT ON outreach.outcome_block TO outreach_reader, outreach_processor;
 
--- The facts a row each, as 0.4.0 stored them (the caller's row security applies: a member
--- sees their own participants' outcomes).
+-- The facts a row each (the caller's row security applies: a member sees their own
+-- participants' outcomes).
 CREATE OR REPLACE VIEW outreach.outcome WITH (security_invoker = true) AS
 SELECT b.controller_id, u.participant_id, b.recipient, u.outcome, u.academic_year, u.measure, u.provider_ukprn,
        u.provider_name, u.value, u.import_id, u.line_no, u.updated_at
@@ -137,9 +140,9 @@ GRANT SELECT ON outreach.outcome_attainment, outreach.outcome_he_application, ou
 
 
 -- Locks the service needs are on rows no other role may lock, one per member, so that a
--- member's open transaction can hold up only that member's work. Until 0.6.0 outcome imports
--- and participant deletions met at one advisory lock, whose key any login could take itself and
--- hold for as long as it liked, stalling every member's deletions and every import.
+-- member's open transaction can hold up only that member's work. An advisory lock would not
+-- do: any login could take its key itself and hold it for as long as it liked, stalling every
+-- member's deletions and every import.
 -- outreach.outcome_lock has a row per member and no privileges for anyone; only the extension's
 -- own SECURITY DEFINER functions lock its rows:
 --   * a deletion of participants takes its member's row FOR SHARE (deletions run side by side);
@@ -147,7 +150,7 @@ GRANT SELECT ON outreach.outcome_attainment, outreach.outcome_he_application, ou
 --     progress is skipped, its lines reported as 'deferred' (import the file again), and every
 --     other member's lines are imported. A deletion that starts while an import runs waits for
 --     it (seconds), then removes whatever the import stored for the deleted participants.
--- Imports still run one at a time: each takes SHARE ROW EXCLUSIVE on the table, which conflicts
+-- Imports run one at a time: each takes SHARE ROW EXCLUSIVE on the table, which conflicts
 -- with itself but not with the row locks of deletions.
 CREATE TABLE outreach.outcome_lock (
   controller_id int PRIMARY KEY REFERENCES outreach.controller ON DELETE CASCADE

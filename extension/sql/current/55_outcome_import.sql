@@ -2,7 +2,7 @@
 -- (core/outcome_lines), matches its reference through the recipient's ledger, judges it against
 -- the participants as held now and merges the good lines with the facts held in each block
 -- they fall in (core/outcome_import). import_outcomes() checks the header, records the import,
--- writes the blocks and the lines not imported. Statuses, messages and counts are 0.4.0's.
+-- writes the blocks and the lines not imported.
 
 CREATE OR REPLACE FUNCTION outreach.outcome_import_rows(recipient text, import_id bigint, content bytea, header_line int,
                                              n_fields int, positions int[], fixed_kind text, code_keys text[],

@@ -1,6 +1,8 @@
+-- Art. 19 follow-ups: when a participant sent to a recipient is rectified, restricted or
+-- erased, the recipient must be told; the member is notified in batches. Also the views of what
+-- was disclosed (participant_disclosures) and what came back (progression_summary).
 
--- As in 0.4.0, reading the blocks (with the views' owner's rights, as they read the table
--- before; each filters by the caller's own access).
+-- Reads the ledger's blocks with the view owner's rights, filtered by the caller's own access.
 CREATE OR REPLACE VIEW outreach.participant_disclosures WITH (security_barrier = true) AS
 SELECT d.controller_id, d.participant_id, d.recipient, r.title AS recipient_title, d.export_id,
        e.finished_at AS exported_at, e.file_name, d.reference, d.cohort_year AS entry_year
@@ -15,8 +17,6 @@ REVOKE ALL ON outreach.participant_disclosures FROM PUBLIC;
 GRANT SELECT ON outreach.participant_disclosures TO outreach_dpo;
 COMMENT ON VIEW outreach.participant_disclosures IS
   'for the DPO''s participants: every export that sent them, to whom, when, and under which reference';
-REVOKE ALL ON outreach.participant_disclosures FROM PUBLIC;
-GRANT SELECT ON outreach.participant_disclosures TO outreach_dpo;
 
 CREATE TABLE outreach.recipient_followup (
   controller_id int NOT NULL,
@@ -145,11 +145,12 @@ COMMENT ON FUNCTION outreach.recipient_followup_dispatch(int) IS
   'batches pending Art. 19 follow-ups per member and recipient and queues a notice for each batch; returns the number of batches';
 
 -----------------------------------------------------------------------------------------------
--- Art. 19 follow-ups and sex. recipient_followup_update no longer looks at sex (its WHEN clause
--- and its EXPLAIN ANALYZE "calls" told a writer whether sex changed); recipient_followup_sex
--- fires for every row of an UPDATE whose SET list has sex, before it (row triggers fire in name
--- order), and queues the follow-up with sex among the fields. When both fire for a row, the
--- second queues nothing already pending from this statement, so a recipient is told once.
+-- Art. 19 follow-ups and sex. recipient_followup_update does not look at sex: a WHEN clause
+-- comparing it, and its EXPLAIN ANALYZE "calls", would tell a writer whether sex changed.
+-- recipient_followup_sex fires for every row of an UPDATE whose SET list has sex, before it
+-- (row triggers fire in name order), and queues the follow-up with sex among the fields. When
+-- both fire for a row, the second queues nothing already pending from this statement, so a
+-- recipient is told once.
 -----------------------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION outreach.participant_followup_update() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -227,7 +228,8 @@ $$;
 COMMENT ON FUNCTION outreach.participant_followup_flush() IS
   'trigger: sends the follow-ups a statement queued, batched per member and recipient';
 
--- As in 0.6.0, but waiting only for an import of the same member (its row of outreach.outcome_lock).
+-- Deletions wait for an outcome import only through their own member's row of
+-- outreach.outcome_lock (FOR SHARE), so deletions of any members run side by side.
 CREATE OR REPLACE FUNCTION outreach.participant_followup_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -307,8 +309,8 @@ CREATE OR REPLACE TRIGGER recipient_followup_delete AFTER DELETE ON outreach.par
   REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION outreach.participant_followup_delete();
 
--- As in 0.5.0, reading the blocks (with the view's owner's rights, filtered by the caller's
--- own access).
+-- Reads the ledger's and the outcomes' blocks with the view owner's rights, filtered by the
+-- caller's own access (aggregates: analyst level).
 CREATE OR REPLACE VIEW outreach.progression_summary WITH (security_barrier = true) AS
 WITH sent AS (
   SELECT d.controller_id, d.recipient, count(DISTINCT u.participant_id) AS participants_sent
@@ -333,12 +335,8 @@ LEFT JOIN sent s ON s.controller_id = o.controller_id AND s.recipient = o.recipi
 GROUP BY o.controller_id, c.code, o.recipient, o.outcome, o.academic_year, o.measure, s.participants_sent;
 REVOKE ALL ON outreach.progression_summary FROM PUBLIC;
 GRANT SELECT ON outreach.progression_summary TO outreach_reader, outreach_analyst, outreach_processor;
-REVOKE ALL ON outreach.progression_summary FROM PUBLIC;
-GRANT SELECT ON outreach.progression_summary TO outreach_reader, outreach_analyst, outreach_processor;
 COMMENT ON VIEW outreach.progression_summary IS
   'per member: participants with each outcome (recipient, kind, year, measure), the numeric mean, and how many were sent';
-REVOKE ALL ON outreach.progression_summary FROM PUBLIC;
-GRANT SELECT ON outreach.progression_summary TO outreach_reader, outreach_analyst, outreach_processor;
 
 REVOKE EXECUTE ON FUNCTION outreach.recipient_followup_dispatch(int), outreach.participant_followup_update(),
   outreach.participant_followup_flush(), outreach.participant_followup_delete() FROM PUBLIC;
