@@ -379,7 +379,7 @@ TEST(PseudoIdCompare, EqualIdsCompareEqual) {
 
 // The per-recipient reference's message is message() of "c<id>", "p<id>", 1900-01-01, GIR 0AA.
 TEST(ReferenceMessage, SameAsTheGeneralMessage) {
-	using ps::CivilDate;
+	using outreach::CivilDate;
 	const std::int64_t controllers[] = {0, 1, 7, 42, 100, -5, 2147483647, -2147483647 - 1};
 	const std::int64_t participants[] = {0, 1, 12, 999999, 4096, -3, 9223372036854775807LL, -9223372036854775807LL - 1};
 	std::string fast;

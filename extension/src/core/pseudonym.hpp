@@ -3,6 +3,7 @@
 //   normalise(first) 0x1F normalise(last) 0x1F YYYY-MM-DD 0x1F canonical-postcode-without-space
 // (README, "Pseudonyms", documents this so a linkage partner holding the key can reproduce it).
 #pragma once
+#include "civil_date.hpp"
 #include "keyring.hpp"
 
 #include <array>
@@ -18,10 +19,6 @@ struct PseudoId {
 	std::array<std::uint8_t, 16> digest;
 };
 static_assert(sizeof(PseudoId) == 20, "pseudo_id is a fixed 20-byte value");
-
-struct CivilDate {
-	int year, month, day;
-};
 
 struct Identifiers {
 	std::string_view first_name;
