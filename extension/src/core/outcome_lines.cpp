@@ -58,9 +58,10 @@ enum class Problem {
 };
 
 // The checks of a line, once for both paths: reads the n fields into f (views: the fields
-// trimmed, the kind in the layout) and r, and returns the first problem. length(s) is the length of a text in characters, or an upper bound of it: the fast
-// path passes the byte count, which can only find more problems (and then leaves the line to
-// check_line) but never fewer.
+// trimmed, the kind in the layout) and r, and returns the first problem. length(s) is the
+// length of a text in characters, or an upper bound of it: the fast path passes the byte
+// count, which can only find more problems (and then leaves the line to check_line), never
+// fewer.
 template <typename Field, typename Length>
 Problem read_line(const Layout &layout, const Field *fields, std::size_t n, FactView &f, Reading &r, Length length) {
 	using export_format::trim_spaces;
