@@ -4,7 +4,9 @@
 //    the input, upper case, no aliases), which parses back to the same id and is a fixpoint;
 //  - the check symbol works: the canonical text with one character replaced, or two
 //    neighbours swapped, is rejected unless it still denotes the same id (case, O/I/L aliases);
-//  - the input's bytes, read as a (version, digest) pair, survive to_text -> from_text.
+//  - the input's bytes, read as a (version, digest) pair, survive to_text -> from_text;
+//  - the readers of recipient references agree with each other and with to_text: every
+//    canonical text is well formed and has a key; any text with a key is well formed.
 #include "core/error.hpp"
 #include "core/pseudonym.hpp"
 #include "fuzz_check.hpp"
@@ -47,6 +49,8 @@ void check_canonical(const ps::PseudoId &id, const std::uint8_t *data, std::size
 		FUZZ_CHECK(t[i] != 'U' && std::strchr("*~$=", t[i]) == nullptr);  // check symbols only last
 	FUZZ_CHECK(t[version.size() + 1] <= '7');
 
+	FUZZ_CHECK(ps::well_formed_reference(t) && ps::reference_key(t));
+
 	ps::PseudoId back{};
 	FUZZ_CHECK(try_parse(t, back));
 	FUZZ_CHECK(ps::compare(back, id) == 0 && ps::compare(id, back) == 0);
@@ -73,6 +77,8 @@ void check_canonical(const ps::PseudoId &id, const std::uint8_t *data, std::size
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
 	const std::string_view in(reinterpret_cast<const char *>(data), size);
+	if (ps::reference_key(in))
+		FUZZ_CHECK(ps::well_formed_reference(in));
 	ps::PseudoId id{};
 	if (try_parse(in, id)) {
 		const std::string t = ps::to_text(id);

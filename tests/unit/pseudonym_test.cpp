@@ -2,9 +2,11 @@
 
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -379,7 +381,7 @@ TEST(PseudoIdCompare, EqualIdsCompareEqual) {
 
 // The per-recipient reference's message is message() of "c<id>", "p<id>", 1900-01-01, GIR 0AA.
 TEST(ReferenceMessage, SameAsTheGeneralMessage) {
-	using ps::CivilDate;
+	using outreach::CivilDate;
 	const std::int64_t controllers[] = {0, 1, 7, 42, 100, -5, 2147483647, -2147483647 - 1};
 	const std::int64_t participants[] = {0, 1, 12, 999999, 4096, -3, 9223372036854775807LL, -9223372036854775807LL - 1};
 	std::string fast;
@@ -391,4 +393,50 @@ TEST(ReferenceMessage, SameAsTheGeneralMessage) {
 			ps::reference_message_into(c, p, fast);
 			EXPECT_EQ(*general, fast) << c << " " << p;
 		}
+}
+
+TEST(RecipientReference, KeysAreOneToOneForWellFormedReferences) {
+	EXPECT_TRUE(ps::well_formed_reference("12-0123456789ABCDEFGHJKMNPQRS*"));
+	EXPECT_FALSE(ps::well_formed_reference("12-0123456789ABCDEFGHJKMNPQR*"));    // 25 + 1
+	EXPECT_FALSE(ps::well_formed_reference("-0123456789ABCDEFGHJKMNPQRS*"));     // no key version
+	EXPECT_FALSE(ps::well_formed_reference("12345678901-0123456789ABCDEFGHJKMNPQRS0"));
+	EXPECT_FALSE(ps::well_formed_reference("12-0123456789abcdefghjkmnpqrs0"));   // lower case
+	EXPECT_FALSE(ps::well_formed_reference("12-0123456789ABCDEFGHJKMNPQRS!"));
+	const auto a = ps::reference_key("12-0123456789ABCDEFGHJKMNPQRS*"), b = ps::reference_key("12-0123456789ABCDEFGHJKMNPQRS~"),
+	           c = ps::reference_key("21-0123456789ABCDEFGHJKMNPQRS*"), d = ps::reference_key("12-1123456789ABCDEFGHJKMNPQRS*"),
+	           e = ps::reference_key("12-0123456789ABCDEFGHJKMNPQRZ*");
+	ASSERT_TRUE(a && b && c && d && e);
+	auto same = [](const ps::ReferenceKey &x, const ps::ReferenceKey &y) { return x.a == y.a && x.b == y.b && x.c == y.c; };
+	EXPECT_FALSE(same(*a, *b));
+	EXPECT_FALSE(same(*a, *c));
+	EXPECT_FALSE(same(*a, *d));
+	EXPECT_FALSE(same(*a, *e));
+	EXPECT_TRUE(same(*a, *ps::reference_key("12-0123456789ABCDEFGHJKMNPQRS*")));
+	EXPECT_FALSE(ps::reference_key("9999999999-0123456789ABCDEFGHJKMNPQRS0"));  // well formed, but no key has that version
+	EXPECT_TRUE(ps::reference_key("2147483647-ZZZZZZZZZZZZZZZZZZZZZZZZZZ="));
+}
+
+// What to_text writes is what the outcome import reads back: every text form is a well-formed
+// reference, and different pseudo_ids have different keys.
+TEST(RecipientReference, EveryTextFormIsWellFormedWithItsOwnKey) {
+	std::mt19937_64 rng(13);
+	std::vector<ps::ReferenceKey> keys;
+	for (std::int32_t version : {1, 9, 10, 999999999}) {
+		for (int i = 0; i < 500; ++i) {
+			const std::string text = ps::to_text(random_id(rng, version));
+			ASSERT_TRUE(ps::well_formed_reference(text)) << text;
+			const auto key = ps::reference_key(text);
+			ASSERT_TRUE(key) << text;
+			keys.push_back(*key);
+		}
+	}
+	auto less = [](const ps::ReferenceKey &x, const ps::ReferenceKey &y) {
+		return std::tie(x.a, x.b, x.c) < std::tie(y.a, y.b, y.c);
+	};
+	std::sort(keys.begin(), keys.end(), less);
+	EXPECT_EQ(std::adjacent_find(keys.begin(), keys.end(),
+	                             [](const ps::ReferenceKey &x, const ps::ReferenceKey &y) {
+		                             return x.a == y.a && x.b == y.b && x.c == y.c;
+	                             }),
+	          keys.end());
 }

@@ -1,4 +1,6 @@
-// Calendar dates without a time zone, and the date arithmetic the retention rules need.
+// Calendar dates without a time zone: the one date type of the core (dates of birth, retention
+// facts, export fields), and its date arithmetic. The glue converts PostgreSQL's dates to and
+// from it in one place (src/pg/dates.hpp).
 #pragma once
 #include <string>
 

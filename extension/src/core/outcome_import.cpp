@@ -12,6 +12,10 @@
 
 namespace outreach::outcome_import {
 
+using pseudonym::reference_key;
+using pseudonym::ReferenceKey;
+using pseudonym::well_formed_reference;
+
 namespace {
 
 // A power of two at least twice n (open addressing stays under half full).
@@ -98,84 +102,6 @@ Merged merge_block(const std::vector<Fact> &held, const std::vector<Fact> &incom
 		}
 	}
 	return m;
-}
-
-namespace {
-
-// The value of each byte as a reference character: 0-35 for [0-9A-Z], 36-39 for * ~ $ = (the
-// last character only); 255 for anything else.
-struct ReferenceDigits {
-	unsigned char value[256];
-	constexpr ReferenceDigits() : value() {
-		for (int c = 0; c < 256; ++c)
-			value[c] = 255;
-		for (int c = '0'; c <= '9'; ++c)
-			value[c] = static_cast<unsigned char>(c - '0');
-		for (int c = 'A'; c <= 'Z'; ++c)
-			value[c] = static_cast<unsigned char>(c - 'A' + 10);
-		value[static_cast<unsigned char>('*')] = 36;
-		value[static_cast<unsigned char>('~')] = 37;
-		value[static_cast<unsigned char>('$')] = 38;
-		value[static_cast<unsigned char>('=')] = 39;
-	}
-};
-constexpr ReferenceDigits digits;
-
-// The member id's length (1-10 digits before '-' at 28 characters from the end); 0 if none.
-std::size_t member_digits(std::string_view r) noexcept {
-	if (r.size() < 29 || r.size() > 38)
-		return 0;
-	const std::size_t dash = r.size() - 28;
-	if (r[dash] != '-')
-		return 0;
-	for (std::size_t k = 0; k < dash; ++k)
-		if (r[k] < '0' || r[k] > '9')
-			return 0;
-	return dash;
-}
-
-}  // namespace
-
-// ^[0-9]{1,10}-[0-9A-Z]{26}[0-9A-Z*~$=]$, as 0.4.0 wrote it.
-bool well_formed_reference(std::string_view r) noexcept {
-	const std::size_t dash = member_digits(r);
-	if (dash == 0)
-		return false;
-	const auto *body = reinterpret_cast<const unsigned char *>(r.data() + dash + 1);
-	unsigned bad = 0;
-	for (int k = 0; k < 26; ++k)
-		bad |= digits.value[body[k]] >= 36;
-	return !bad && digits.value[body[26]] < 40;
-}
-
-std::optional<ReferenceKey> reference_key(std::string_view r) noexcept {
-	const std::size_t dash = member_digits(r);
-	if (dash == 0)
-		return std::nullopt;
-	std::uint64_t cid = 0;
-	for (std::size_t k = 0; k < dash; ++k)
-		cid = cid * 10 + static_cast<std::uint64_t>(r[k] - '0');
-	if (cid > 0x7FFFFFFF)
-		return std::nullopt;  // no member has such an id
-	const auto *body = reinterpret_cast<const unsigned char *>(r.data() + dash + 1);
-	unsigned bad = 0;
-	auto digit36 = [&](int k) -> std::uint64_t {
-		const unsigned v = digits.value[body[k]];
-		bad |= v >= 36;
-		return v;
-	};
-	std::uint64_t a = 0, b = 0, c = 0;
-	for (int k = 0; k < 12; ++k)  // 36^12 < 2^63
-		a = a * 36 + digit36(k);
-	for (int k = 12; k < 24; ++k)
-		b = b * 36 + digit36(k);
-	c = digit36(24) * 36 + digit36(25);
-	const unsigned check = digits.value[body[26]];
-	if (bad || check >= 40)
-		return std::nullopt;
-	c = c * 40 + check;                           // < 51840 < 2^16
-	c |= (cid << 16) | (std::uint64_t{1} << 63);  // never 0
-	return ReferenceKey{a, b, c};
 }
 
 namespace {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "outcome_lines.hpp"
+#include "pseudonym.hpp"
 
 namespace outreach::outcome_import {
 
@@ -120,16 +121,6 @@ struct LineError {
 	std::string reason;
 };
 
-// True for a reference in the shape recipients are sent (member id, '-', 26 + 1 characters).
-bool well_formed_reference(std::string_view r) noexcept;
-
-// A well-formed reference whose member id fits an int as three integers, one to one (the
-// characters in base 36 and 40, the member id; c is never 0); nullopt for any other text.
-struct ReferenceKey {
-	std::uint64_t a, b, c;
-};
-std::optional<ReferenceKey> reference_key(std::string_view r) noexcept;
-
 class FileImport {
 public:
 	FileImport(std::string recipient, std::int64_t import_id, std::int64_t now);
@@ -194,7 +185,7 @@ private:
 		bool has_name = false, has_value = false;
 		std::string_view reference, measure, provider_name, value;
 	};
-	// The file's references by their exact binary form (reference_key); person: the slot in
+	// The file's references by their exact binary form (pseudonym::reference_key); person: the slot in
 	// people_ of the participant the ledger gives, -1 until matched.
 	// (all zero: empty)
 	struct RefSlot {
@@ -210,7 +201,7 @@ private:
 	std::int32_t ref_find(std::uint64_t a, std::uint64_t b, std::uint64_t c) const noexcept;
 	std::size_t person_home(std::int32_t cid, std::int64_t pid) const noexcept;
 	std::int32_t person_find(std::int32_t cid, std::int64_t pid, bool add);
-	void match_key(const ReferenceKey &key, std::int32_t cid, std::int64_t pid);
+	void match_key(const pseudonym::ReferenceKey &key, std::int32_t cid, std::int64_t pid);
 
 	std::string recipient_;
 	std::int64_t import_id_, now_;

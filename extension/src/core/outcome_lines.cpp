@@ -14,14 +14,11 @@ bool is_digits(std::string_view s) noexcept {
 	return true;
 }
 
-std::string ascii_case(std::string_view s, bool upper) {
+std::string ascii_upper(std::string_view s) {
 	std::string out(s);
-	for (char &c : out) {
-		if (upper && c >= 'a' && c <= 'z')
+	for (char &c : out)
+		if (c >= 'a' && c <= 'z')
 			c = static_cast<char>(c - 'a' + 'A');
-		else if (!upper && c >= 'A' && c <= 'Z')
-			c = static_cast<char>(c - 'A' + 'a');
-	}
 	return out;
 }
 
@@ -43,88 +40,154 @@ std::string_view left_chars(std::string_view s, std::size_t n) noexcept {
 	return s;
 }
 
-Fact check_line(const Layout &layout, const std::vector<std::string> *fields, const std::string &error, bool terminated) {
+namespace {
+
+// What read_line() finds besides the fact itself.
+struct Reading {
+	bool has_reference = false;         // the layout has the column and the line reaches it
+	const std::string *kind = nullptr;  // nullptr: no fixed kind and no code matched
+	std::string_view code;              // the outcome field as written (for the message)
+	std::string_view year, ukprn;       // trimmed (for the messages)
+	bool year_ok = false, ukprn_ok = false;
+};
+
+// A line's first problem, in the order they are reported.
+enum class Problem {
+	none, field_count, no_reference, unknown_code, academic_year, ukprn, measure_length, value_length, name_length,
+	needs_measure_and_value, needs_value, needs_provider
+};
+
+// The checks of a line, once for both paths: reads the n fields into f (views: the fields
+// trimmed, the kind in the layout) and r, and returns the first problem. length(s) is the
+// length of a text in characters, or an upper bound of it: the fast path passes the byte
+// count, which can only find more problems (and then leaves the line to check_line), never
+// fewer.
+template <typename Field, typename Length>
+Problem read_line(const Layout &layout, const Field *fields, std::size_t n, FactView &f, Reading &r, Length length) {
 	using export_format::trim_spaces;
-	Fact f;
-	// The field at a 1-based position, trimmed; nullopt when absent (no column, or a short line).
-	auto at = [&](int pos) -> std::optional<std::string_view> {
-		if (!fields || pos <= 0 || static_cast<std::size_t>(pos) > fields->size())
-			return std::nullopt;
-		return trim_spaces((*fields)[static_cast<std::size_t>(pos) - 1]);
-	};
-	auto text_or_null = [](std::optional<std::string_view> v) -> std::optional<std::string> {
-		if (!v || v->empty())
-			return std::nullopt;
-		return std::string(*v);
-	};
+	auto present = [&](int pos) { return pos > 0 && static_cast<std::size_t>(pos) <= n; };
+	auto at = [&](int pos) { return present(pos) ? trim_spaces(fields[pos - 1]) : std::string_view(); };
+	f = FactView{};
+	r = Reading{};
 
 	if (layout.fixed_kind && layout.outcome == 0) {
-		f.kind = layout.fixed_kind;
-	} else if (const auto code = at(layout.outcome)) {
-		const std::string lower = ascii_case(*code, false);
-		for (const auto &[k, v] : layout.codes)
-			if (k == lower) {
-				f.kind = v;
+		r.kind = &*layout.fixed_kind;
+	} else if (present(layout.outcome)) {
+		r.code = fields[layout.outcome - 1];
+		const std::string_view code = trim_spaces(r.code);
+		for (const auto &[k, v] : layout.codes) {  // codes are lower case: compared lower-cased (ASCII)
+			if (k.size() != code.size())
+				continue;
+			std::size_t i = 0;
+			for (; i < k.size(); ++i) {
+				const char c = code[i] >= 'A' && code[i] <= 'Z' ? static_cast<char>(code[i] - 'A' + 'a') : code[i];
+				if (c != k[i])
+					break;
+			}
+			if (i == k.size()) {
+				r.kind = &v;
 				break;
 			}
-	}
-	if (const auto r = at(layout.reference))
-		f.reference = ascii_case(*r, true);
-	const std::string_view year_text = at(layout.academic_year).value_or(std::string_view());
-	f.measure = std::string(at(layout.measure).value_or(std::string_view()));
-	f.value = text_or_null(at(layout.value));
-	const std::string_view ukprn_text = at(layout.provider_ukprn).value_or(std::string_view());
-	f.provider_name = text_or_null(at(layout.provider_name));
-	// (the raw field, as the message shows it)
-	std::string_view kind_text;
-	if (fields && layout.outcome > 0 && static_cast<std::size_t>(layout.outcome) <= fields->size())
-		kind_text = (*fields)[static_cast<std::size_t>(layout.outcome) - 1];
-
-	const std::size_t year_len = char_length(year_text);
-	const bool year_ok = (year_len == 4 || year_len == 7 || year_len == 9) && year_text.size() == year_len &&
-	                     is_digits(year_text.substr(0, 4)) &&
-	                     (year_len == 4 || ((year_text[4] == '/' || year_text[4] == '-') && is_digits(year_text.substr(5))));
-	if (year_ok)
-		f.academic_year = std::stoi(std::string(year_text.substr(0, 4)));
-	const bool ukprn_ok = ukprn_text.size() == 8 && ukprn_text[0] == '1' && is_digits(ukprn_text);
-	if (ukprn_ok)
-		f.provider_ukprn = std::stoi(std::string(ukprn_text));
-
-	auto problem = [&]() -> std::optional<std::string> {
-		if (!error.empty()) {
-			if (error.rfind("unterminated quoted field", 0) == 0)
-				return error + ": everything from this line to the end of the file is inside it";
-			return error;
 		}
-		if (!terminated)
-			return std::string("the last line has no line terminator: the file may be truncated");
-		const std::size_t n = fields ? fields->size() : 0;
-		if (static_cast<int>(n) != layout.n_fields)
-			return "expected " + std::to_string(layout.n_fields) + " fields, found " + std::to_string(n);
-		if (f.reference && f.reference->empty())
-			return std::string("no reference");
-		if (!f.kind)
-			return "unknown outcome code \"" + std::string(left_chars(kind_text, 50)) + "\"";
-		if (!year_ok || *f.academic_year < 1950 || *f.academic_year > 2200)
-			return "academic year \"" + std::string(left_chars(year_text, 50)) + "\" is not a year such as 2023 or 2023/24";
-		if (!ukprn_text.empty() && !ukprn_ok)
-			return "UKPRN \"" + std::string(left_chars(ukprn_text, 50)) + "\" is not 8 digits beginning with 1";
-		if (char_length(f.measure) > 100)
-			return std::string("measure longer than 100 characters");
-		if (f.value && char_length(*f.value) > 200)
-			return std::string("value longer than 200 characters");
-		if (f.provider_name && char_length(*f.provider_name) > 200)
-			return std::string("provider name longer than 200 characters");
-		const std::string &k = *f.kind;
-		if ((k == "ks4" || k == "ks5") && (f.measure.empty() || !f.value))
-			return "a " + k + " outcome needs a measure and a value";
-		if ((k == "he_application" || k == "continuation") && !f.value)
-			return "a " + k + " outcome needs a value";
-		if (k == "he_entry" && ukprn_text.empty() && !f.provider_name)
-			return std::string("an he_entry outcome needs a provider (UKPRN or name)");
-		return std::nullopt;
-	};
-	f.problem = problem();
+	}
+	if (r.kind)
+		f.kind = *r.kind;
+	r.has_reference = present(layout.reference);
+	f.reference = at(layout.reference);
+	// (every byte of a year is checked as a digit or separator: no length in characters needed)
+	const std::string_view year = r.year = at(layout.academic_year);
+	r.year_ok = (year.size() == 4 || year.size() == 7 || year.size() == 9) && is_digits(year.substr(0, 4)) &&
+	            (year.size() == 4 || ((year[4] == '/' || year[4] == '-') && is_digits(year.substr(5))));
+	if (r.year_ok)
+		f.academic_year = (year[0] - '0') * 1000 + (year[1] - '0') * 100 + (year[2] - '0') * 10 + (year[3] - '0');
+	const std::string_view ukprn = r.ukprn = at(layout.provider_ukprn);
+	r.ukprn_ok = ukprn.size() == 8 && ukprn[0] == '1' && is_digits(ukprn);
+	if (r.ukprn_ok)
+		for (char c : ukprn)
+			f.provider_ukprn = f.provider_ukprn * 10 + (c - '0');
+	f.measure = at(layout.measure);
+	f.value = at(layout.value);
+	f.has_value = !f.value.empty();
+	f.provider_name = at(layout.provider_name);
+	f.has_name = !f.provider_name.empty();
+
+	if (static_cast<int>(n) != layout.n_fields)
+		return Problem::field_count;
+	if (r.has_reference && f.reference.empty())
+		return Problem::no_reference;
+	if (!r.kind)
+		return Problem::unknown_code;
+	if (!r.year_ok || f.academic_year < 1950 || f.academic_year > 2200)
+		return Problem::academic_year;
+	if (!ukprn.empty() && !r.ukprn_ok)
+		return Problem::ukprn;
+	if (length(f.measure) > 100)
+		return Problem::measure_length;
+	if (f.has_value && length(f.value) > 200)
+		return Problem::value_length;
+	if (f.has_name && length(f.provider_name) > 200)
+		return Problem::name_length;
+	const std::string_view k = *r.kind;
+	if ((k == "ks4" || k == "ks5") && (f.measure.empty() || !f.has_value))
+		return Problem::needs_measure_and_value;
+	if ((k == "he_application" || k == "continuation") && !f.has_value)
+		return Problem::needs_value;
+	if (k == "he_entry" && ukprn.empty() && !f.has_name)
+		return Problem::needs_provider;
+	return Problem::none;
+}
+
+// What a user reads about a line's problem.
+std::optional<std::string> message(Problem p, const Layout &layout, std::size_t n, const Reading &r) {
+	switch (p) {
+	case Problem::none: return std::nullopt;
+	case Problem::field_count:
+		return "expected " + std::to_string(layout.n_fields) + " fields, found " + std::to_string(n);
+	case Problem::no_reference: return std::string("no reference");
+	case Problem::unknown_code: return "unknown outcome code \"" + std::string(left_chars(r.code, 50)) + "\"";
+	case Problem::academic_year:
+		return "academic year \"" + std::string(left_chars(r.year, 50)) + "\" is not a year such as 2023 or 2023/24";
+	case Problem::ukprn: return "UKPRN \"" + std::string(left_chars(r.ukprn, 50)) + "\" is not 8 digits beginning with 1";
+	case Problem::measure_length: return std::string("measure longer than 100 characters");
+	case Problem::value_length: return std::string("value longer than 200 characters");
+	case Problem::name_length: return std::string("provider name longer than 200 characters");
+	case Problem::needs_measure_and_value: return "a " + *r.kind + " outcome needs a measure and a value";
+	case Problem::needs_value: return "a " + *r.kind + " outcome needs a value";
+	case Problem::needs_provider: return std::string("an he_entry outcome needs a provider (UKPRN or name)");
+	}
+	return std::nullopt;
+}
+
+}  // namespace
+
+Fact check_line(const Layout &layout, const std::vector<std::string> *fields, const std::string &error, bool terminated) {
+	const std::size_t n = fields ? fields->size() : 0;
+	FactView v;
+	Reading r;
+	const Problem p = read_line(layout, fields ? fields->data() : nullptr, n, v, r, char_length);
+	Fact f;
+	if (r.has_reference)
+		f.reference = ascii_upper(v.reference);
+	if (r.kind)
+		f.kind = *r.kind;
+	if (r.year_ok)
+		f.academic_year = v.academic_year;
+	f.measure = std::string(v.measure);
+	if (v.has_value)
+		f.value = std::string(v.value);
+	f.provider_ukprn = v.provider_ukprn;
+	if (v.has_name)
+		f.provider_name = std::string(v.provider_name);
+	if (!error.empty()) {
+		if (error.rfind("unterminated quoted field", 0) == 0)
+			f.problem = error + ": everything from this line to the end of the file is inside it";
+		else
+			f.problem = error;
+	} else if (!terminated) {
+		f.problem = "the last line has no line terminator: the file may be truncated";
+	} else {
+		f.problem = message(p, layout, n, r);
+	}
 	return f;
 }
 
@@ -145,75 +208,15 @@ bool split_plain_line(std::string_view line, std::vector<std::string_view> &fiel
 }
 
 bool quick_check(const Layout &layout, const std::string_view *fields, std::size_t n, FactView &out) noexcept {
-	using export_format::trim_spaces;
-	if (static_cast<int>(n) != layout.n_fields)
+	Reading r;
+	if (read_line(layout, fields, n, out, r, [](std::string_view s) { return s.size(); }) != Problem::none)
 		return false;
-	auto at = [&](int pos) -> std::string_view {
-		return pos <= 0 || static_cast<std::size_t>(pos) > n ? std::string_view() : trim_spaces(fields[pos - 1]);
-	};
-	out = FactView{};
-	out.reference = at(layout.reference);
-	if (out.reference.empty() || layout.reference <= 0)
+	// The views go into the import as they are: the reference must be there, upper case already.
+	if (!r.has_reference)
 		return false;
 	for (char c : out.reference)
 		if (c >= 'a' && c <= 'z')
 			return false;
-	if (layout.fixed_kind && layout.outcome == 0) {
-		out.kind = *layout.fixed_kind;
-	} else {
-		if (layout.outcome <= 0)
-			return false;
-		const std::string_view code = at(layout.outcome);
-		bool found = false;
-		for (const auto &[k, v] : layout.codes) {
-			if (k.size() != code.size())
-				continue;
-			bool same = true;
-			for (std::size_t i = 0; i < k.size() && same; ++i) {
-				const char c = code[i] >= 'A' && code[i] <= 'Z' ? static_cast<char>(code[i] - 'A' + 'a') : code[i];
-				same = c == k[i];
-			}
-			if (same) {
-				out.kind = v;
-				found = true;
-				break;
-			}
-		}
-		if (!found)
-			return false;
-	}
-	const std::string_view year = at(layout.academic_year);
-	const bool year_ok = (year.size() == 4 || year.size() == 7 || year.size() == 9) && is_digits(year.substr(0, 4)) &&
-	                     (year.size() == 4 || ((year[4] == '/' || year[4] == '-') && is_digits(year.substr(5))));
-	if (!year_ok)
-		return false;
-	out.academic_year = (year[0] - '0') * 1000 + (year[1] - '0') * 100 + (year[2] - '0') * 10 + (year[3] - '0');
-	if (out.academic_year < 1950 || out.academic_year > 2200)
-		return false;
-	const std::string_view ukprn = at(layout.provider_ukprn);
-	if (!ukprn.empty()) {
-		if (ukprn.size() != 8 || ukprn[0] != '1' || !is_digits(ukprn))
-			return false;
-		int v = 0;
-		for (char c : ukprn)
-			v = v * 10 + (c - '0');
-		out.provider_ukprn = v;
-	}
-	// (printable ASCII: characters are bytes)
-	out.measure = at(layout.measure);
-	out.value = at(layout.value);
-	out.has_value = !out.value.empty();
-	out.provider_name = at(layout.provider_name);
-	out.has_name = !out.provider_name.empty();
-	if (out.measure.size() > 100 || out.value.size() > 200 || out.provider_name.size() > 200)
-		return false;
-	const std::string_view k = out.kind;
-	if ((k == "ks4" || k == "ks5") && (out.measure.empty() || !out.has_value))
-		return false;
-	if ((k == "he_application" || k == "continuation") && !out.has_value)
-		return false;
-	if (k == "he_entry" && ukprn.empty() && !out.has_name)
-		return false;
 	return true;
 }
 

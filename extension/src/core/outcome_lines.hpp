@@ -50,9 +50,11 @@ struct FactView {
 };
 
 // The fast path for the usual line: n fields taken as they are (a record without quoting),
-// no problem, and a reference without lower-case letters. Then it fills out exactly as
-// check_line() would fill its Fact (views into the fields and into the layout) and returns
-// true; otherwise it returns false and check_line() must judge the line.
+// judged by the same checks as check_line() (one function in outcome_lines.cpp; lengths taken
+// in bytes, which never undercount), and accepted when there is no problem and a reference
+// without lower-case letters. Then it fills out exactly as check_line() would fill its Fact
+// (views into the fields and into the layout) and returns true; otherwise it returns false
+// and check_line() must judge the line, for its message.
 bool quick_check(const Layout &layout, const std::string_view *fields, std::size_t n, FactView &out) noexcept;
 
 // Splits a physical line into fields when it can be read without the CSV rules for quoting:

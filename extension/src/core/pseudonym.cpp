@@ -198,6 +198,86 @@ PseudoId from_text(std::string_view text) {
 	return id;
 }
 
+namespace {
+
+// The value of each byte as a reference character: 0-35 for [0-9A-Z], 36-39 for the check
+// symbols that are neither (*~$=); 255 for anything else.
+struct ReferenceDigits {
+	unsigned char value[256];
+	constexpr ReferenceDigits() : value() {
+		for (int c = 0; c < 256; ++c)
+			value[c] = 255;
+		for (int c = '0'; c <= '9'; ++c)
+			value[c] = static_cast<unsigned char>(c - '0');
+		for (int c = 'A'; c <= 'Z'; ++c)
+			value[c] = static_cast<unsigned char>(c - 'A' + 10);
+		unsigned char next = 36;
+		for (const char *s = alphabet + 32; *s; ++s)
+			if (value[static_cast<unsigned char>(*s)] == 255)
+				value[static_cast<unsigned char>(*s)] = next++;
+	}
+};
+constexpr ReferenceDigits reference_digits;
+
+// The key version's length (1-10 digits before the '-' that precedes the last 27
+// characters); 0 when the text has no such shape.
+std::size_t version_digits(std::string_view r) noexcept {
+	constexpr std::size_t tail = digits + 2;  // '-', the digits, the check symbol
+	if (r.size() < tail + 1 || r.size() > tail + 10)
+		return 0;
+	const std::size_t dash = r.size() - tail;
+	if (r[dash] != '-')
+		return 0;
+	for (std::size_t k = 0; k < dash; ++k)
+		if (r[k] < '0' || r[k] > '9')
+			return 0;
+	return dash;
+}
+
+}  // namespace
+
+bool well_formed_reference(std::string_view r) noexcept {
+	const std::size_t dash = version_digits(r);
+	if (dash == 0)
+		return false;
+	const auto *body = reinterpret_cast<const unsigned char *>(r.data() + dash + 1);
+	unsigned bad = 0;
+	for (int k = 0; k < digits; ++k)
+		bad |= reference_digits.value[body[k]] >= 36;
+	return !bad && reference_digits.value[body[digits]] < 40;
+}
+
+std::optional<ReferenceKey> reference_key(std::string_view r) noexcept {
+	const std::size_t dash = version_digits(r);
+	if (dash == 0)
+		return std::nullopt;
+	std::uint64_t version = 0;
+	for (std::size_t k = 0; k < dash; ++k)
+		version = version * 10 + static_cast<std::uint64_t>(r[k] - '0');
+	if (version > 0x7FFFFFFF)
+		return std::nullopt;  // no key has such a version
+	const auto *body = reinterpret_cast<const unsigned char *>(r.data() + dash + 1);
+	unsigned bad = 0;
+	auto digit36 = [&](int k) -> std::uint64_t {
+		const unsigned v = reference_digits.value[body[k]];
+		bad |= v >= 36;
+		return v;
+	};
+	static_assert(digits == 26, "two 12-character halves and two characters: 36^12 < 2^63");
+	std::uint64_t a = 0, b = 0, c = 0;
+	for (int k = 0; k < 12; ++k)
+		a = a * 36 + digit36(k);
+	for (int k = 12; k < 24; ++k)
+		b = b * 36 + digit36(k);
+	c = digit36(24) * 36 + digit36(25);
+	const unsigned check = reference_digits.value[body[digits]];
+	if (bad || check >= 40)
+		return std::nullopt;
+	c = c * 40 + check;                               // < 51840 < 2^16
+	c |= (version << 16) | (std::uint64_t{1} << 63);  // never 0
+	return ReferenceKey{a, b, c};
+}
+
 int compare(const PseudoId &a, const PseudoId &b) noexcept {
 	if (a.version != b.version)
 		return a.version < b.version ? -1 : 1;

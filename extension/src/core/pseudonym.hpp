@@ -3,6 +3,7 @@
 //   normalise(first) 0x1F normalise(last) 0x1F YYYY-MM-DD 0x1F canonical-postcode-without-space
 // (README, "Pseudonyms", documents this so a linkage partner holding the key can reproduce it).
 #pragma once
+#include "civil_date.hpp"
 #include "keyring.hpp"
 
 #include <array>
@@ -18,10 +19,6 @@ struct PseudoId {
 	std::array<std::uint8_t, 16> digest;
 };
 static_assert(sizeof(PseudoId) == 20, "pseudo_id is a fixed 20-byte value");
-
-struct CivilDate {
-	int year, month, day;
-};
 
 struct Identifiers {
 	std::string_view first_name;
@@ -54,6 +51,18 @@ std::optional<PseudoId> pseudonymise(const keys::KeyRing &ring, std::string_view
 std::string to_text(const PseudoId &id);
 // Case-insensitive; Crockford's aliases O->0, I and L->1 accepted. Throws 22P02 naming the problem.
 PseudoId from_text(std::string_view text);
+
+// Reading recipient references back (outcome files, core/outcome_import): the text form's shape
+// as 0.4.0 matched it, ^[0-9]{1,10}-[0-9A-Z]{26}[0-9A-Z*~$=]$ (the key version, '-', 26
+// characters and the check symbol; exact case, no aliases, the check not verified).
+bool well_formed_reference(std::string_view text) noexcept;
+// A well-formed reference whose key version fits an int, as three integers, one to one (the
+// characters in base 36 and 40, the key version; c is never 0); nullopt for any other text.
+// For hashing a file's references and the ledger's without building strings.
+struct ReferenceKey {
+	std::uint64_t a, b, c;
+};
+std::optional<ReferenceKey> reference_key(std::string_view text) noexcept;
 
 int compare(const PseudoId &a, const PseudoId &b) noexcept;
 

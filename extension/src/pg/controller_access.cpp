@@ -6,7 +6,9 @@
 // cached and dropped exactly when they may change: a relcache invalidation of
 // outreach.controller_role (sent by a statement trigger on it, see controller_role_changed) or
 // any change to roles or role membership (syscache callbacks on pg_authid and pg_auth_members).
-#include "../core/error.hpp"  // core first: it must compile without PostgreSQL's headers
+// Which rows grant which level is core/access_levels' rule; here are the reading and caching.
+#include "../core/access_levels.hpp"  // core first: it must compile without PostgreSQL's headers
+#include "../core/error.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -37,9 +39,10 @@ extern "C" {
 #include "utils/syscache.h"
 }
 
-namespace {
+namespace al = outreach::access_levels;
+using al::Level;
 
-enum Level { reader, writer, dpo, analyst, level_count };
+namespace {
 
 struct RoleRow {
 	int32 controller_id;
@@ -49,7 +52,7 @@ struct RoleRow {
 
 struct UserAnswer {
 	Oid user;
-	std::vector<int32> ids[level_count];
+	al::Answer answer;
 };
 
 struct Cache {
@@ -78,19 +81,6 @@ void forget_rows(Datum, Oid relid) {
 	}
 }
 
-Level parse_level(std::string_view s) {
-	if (s == "reader")
-		return reader;
-	if (s == "writer")
-		return writer;
-	if (s == "dpo")
-		return dpo;
-	if (s == "analyst")
-		return analyst;
-	throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "unknown access level \"" + std::string(s.substr(0, 40)) + "\"",
-	                      {}, "Levels are reader, writer, dpo and analyst.");
-}
-
 // Reads outreach.controller_role with SPI, as the current role (so its SELECT privilege is
 // checked). Plain C style under guard(): no C++ object lives while PostgreSQL may raise.
 struct RawRows {
@@ -109,7 +99,9 @@ void read_rows_pg(RawRows *out) {
 		elog(ERROR, "SPI_connect failed");
 	// Every operator and type is qualified: this text is parsed with the caller's search_path,
 	// and the rows are cached for every role this backend acts as afterwards. An unqualified
-	// "=" let a caller's own operator decide the levels (e.g. read as write).
+	// "=" let a caller's own operator decide the levels (e.g. read as write). The numbers are
+	// access_levels::Level's.
+	static_assert(al::reader == 0 && al::writer == 1 && al::dpo == 2 && al::analyst == 3);
 	if (SPI_execute("SELECT controller_id, CASE WHEN level OPERATOR(pg_catalog.=) 'reader' THEN 0 "
 	                "WHEN level OPERATOR(pg_catalog.=) 'writer' THEN 1 WHEN level OPERATOR(pg_catalog.=) 'dpo' THEN 2 "
 	                "ELSE 3 END, role::pg_catalog.oid FROM outreach.controller_role",
@@ -143,32 +135,21 @@ void load_rows() {
 	cache.answers.clear();
 }
 
-const UserAnswer &answer_for(Oid user) {
+// The members user acts for at level.
+const std::vector<int32> &ids_for(Oid user, Level level) {
 	for (const auto &a : cache.answers)
 		if (a.user == user)
-			return a;
-	UserAnswer a;
-	a.user = user;
+			return a.answer.ids[level];
 	// has_privs_of_role() and get_role_oid() read syscaches; they raise only on catalog
 	// corruption, so they run under guard() like every call into PostgreSQL here.
 	const Oid processor = outreach::pg::guard([] { return get_role_oid("outreach_processor", true); });
 	const bool is_processor = OidIsValid(processor) && outreach::pg::guard([&] { return has_privs_of_role(user, processor); });
-	for (const auto &row : cache.rows) {
-		const bool holds = outreach::pg::guard([&] { return has_privs_of_role(user, row.role); });
-		if (holds)
-			a.ids[row.level].push_back(row.controller_id);
-		if (row.level == reader && (holds || is_processor)) {
-			if (!holds)
-				a.ids[reader].push_back(row.controller_id);
-			a.ids[analyst].push_back(row.controller_id);
-		}
-	}
-	for (auto &ids : a.ids) {
-		std::sort(ids.begin(), ids.end());
-		ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-	}
-	cache.answers.push_back(std::move(a));
-	return cache.answers.back();
+	std::vector<al::Grant> grants;
+	grants.reserve(cache.rows.size());
+	for (const auto &row : cache.rows)
+		grants.push_back({row.controller_id, row.level, outreach::pg::guard([&] { return has_privs_of_role(user, row.role); })});
+	cache.answers.push_back({user, al::controller_ids(grants, is_processor)});
+	return cache.answers.back().answer.ids[level];
 }
 
 }  // namespace
@@ -214,10 +195,10 @@ Datum controller_ids_of(FunctionCallInfo fcinfo, Oid user) {
 	auto *q = static_cast<QueryCache *>(fcinfo->flinfo->fn_extra);
 	if (q && q->user == user && q->generation == cache.generation && q->level_is_constant)
 		return q->array;
-	const Level level = parse_level(outreach::pg::text_arg(fcinfo, 0));
+	const Level level = al::parse_level(outreach::pg::text_arg(fcinfo, 0));
 	if (!cache.rows_valid)
 		load_rows();
-	const std::vector<int32> &ids = answer_for(user).ids[level];
+	const std::vector<int32> &ids = ids_for(user, level);
 	if (!q) {
 		q = static_cast<QueryCache *>(outreach::pg::guard(
 			[&] { return MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(QueryCache)); }));
@@ -252,10 +233,10 @@ OUTREACH_FUNCTION(controller_role_changed) {
 // Evaluated as a function only where the planner did not simplify it (see below).
 OUTREACH_FUNCTION(controller_visible) {
 	const int32 controller = PG_GETARG_INT32(0);
-	const Level level = parse_level(outreach::pg::text_arg(fcinfo, 1));
+	const Level level = al::parse_level(outreach::pg::text_arg(fcinfo, 1));
 	if (!cache.rows_valid)
 		load_rows();
-	const std::vector<int32> &ids = answer_for(GetUserId()).ids[level];
+	const std::vector<int32> &ids = ids_for(GetUserId(), level);
 	return BoolGetDatum(std::binary_search(ids.begin(), ids.end(), controller));
 }
 
@@ -310,10 +291,10 @@ OUTREACH_FUNCTION(controller_visible_support) {
 		PG_RETURN_POINTER(nullptr);
 	const Datum level_text = reinterpret_cast<Const *>(level_arg)->constvalue;
 	const char *level_cstring = outreach::pg::guard([&] { return text_to_cstring(DatumGetTextPP(level_text)); });
-	const Level level = parse_level(level_cstring);
+	const Level level = al::parse_level(level_cstring);
 	if (!cache.rows_valid)
 		load_rows();
-	const std::vector<int32> &ids = answer_for(GetUserId()).ids[level];
+	const std::vector<int32> &ids = ids_for(GetUserId(), level);
 	Node *target = static_cast<Node *>(linitial(call->args));
 	PlannerGlobal *glob = simplify->root->glob;
 	return outreach::pg::guard([&] {

@@ -2,30 +2,16 @@
 // Pure core headers come first: they must compile without PostgreSQL's headers in view.
 #include "../core/entry_year.hpp"
 #include "../core/error.hpp"
+#include "dates.hpp"
 
 #include "boundary.hpp"
-
-extern "C" {
-#include "utils/date.h"
-#include "utils/datetime.h"
-}
 
 namespace ey = outreach::entry_year;
 
 namespace {
 
-struct Ymd {
-	int y, m, d;
-};
-
-Ymd date_arg(FunctionCallInfo fcinfo, int n, const char *what) {
-	const DateADT date = PG_GETARG_DATEADT(n);
-	if (DATE_NOT_FINITE(date))
-		throw outreach::Error(outreach::sqlstate::datetime_field_overflow, std::string(what) + " must be a finite date");
-	Ymd out{};
-	j2date(date + POSTGRES_EPOCH_JDATE, &out.y, &out.m, &out.d);  // pure arithmetic: cannot raise
-	return out;
-}
+using outreach::CivilDate;
+using outreach::pg::civil_date;
 
 ey::Nation parse_nation_or_throw(std::string_view name) {
 	const auto nation = ey::parse_nation(name);
@@ -54,13 +40,13 @@ ey::Nation nation_arg(FunctionCallInfo fcinfo, int n) {
 }  // namespace
 
 OUTREACH_FUNCTION(expected_he_entry_year) {
-	const Ymd dob = date_arg(fcinfo, 0, "date of birth");
-	return Int32GetDatum(ey::expected_he_entry_year(dob.y, dob.m, dob.d, nation_arg(fcinfo, 1)));
+	const CivilDate dob = civil_date(PG_GETARG_DATEADT(0), "date of birth must be a finite date");
+	return Int32GetDatum(ey::expected_he_entry_year(dob.year, dob.month, dob.day, nation_arg(fcinfo, 1)));
 }
 
 OUTREACH_FUNCTION(academic_year) {
-	const Ymd d = date_arg(fcinfo, 0, "date");
-	return Int32GetDatum(ey::academic_year(d.y, d.m, d.d));
+	const CivilDate d = civil_date(PG_GETARG_DATEADT(0), "date must be a finite date");
+	return Int32GetDatum(ey::academic_year(d.year, d.month, d.day));
 }
 
 OUTREACH_FUNCTION(academic_year_label) {
@@ -68,6 +54,6 @@ OUTREACH_FUNCTION(academic_year_label) {
 }
 
 OUTREACH_FUNCTION(academic_year_label_of_date) {
-	const Ymd d = date_arg(fcinfo, 0, "date");
-	return outreach::pg::text_result(ey::academic_year_label(ey::academic_year(d.y, d.m, d.d)));
+	const CivilDate d = civil_date(PG_GETARG_DATEADT(0), "date must be a finite date");
+	return outreach::pg::text_result(ey::academic_year_label(ey::academic_year(d.year, d.month, d.day)));
 }

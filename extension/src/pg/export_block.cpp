@@ -7,14 +7,14 @@
 //
 // As SQL (sort a million records by member, block and participant, then six array_agg()s) this
 // was 0.7 s of a million-record export; here the groups are hashed and each block (at most
-// 4096 records) is sorted on its own.
+// 4096 records) is sorted on its own. Which records go out, in which order, is
+// core/export_block's rule; here are the hash, the aggregate's state and the arrays.
 #include "../core/error.hpp"  // core first: it must compile without PostgreSQL's headers
+#include "../core/export_block.hpp"
 
-#include <algorithm>
 #include <cstdint>
 #include <new>
-#include <numeric>
-#include <string>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -31,27 +31,19 @@ extern "C" {
 #include "utils/memutils.h"
 }
 
+namespace eb = outreach::export_block;
 using outreach::pg::guard;
 
 namespace {
 
-struct Record {
-	std::int64_t participant_id;
-	std::int32_t cohort_year;
-	std::uint32_t src_xmin;
-	std::int64_t content_hash;
-	std::size_t reference_at, reference_len, line_at, line_len;  // in Block::text
-};
-
 // The state lives in the aggregate's memory context (placement new) and is destroyed by a
 // reset callback on it, so its vectors are freed with the group however the query ends.
-struct Block {
+struct State {
 	MemoryContextCallback callback;
-	std::vector<Record> records;
-	std::string text;  // references and lines, back to back
+	eb::Block block;
 };
 
-void destroy_block(void *arg) { static_cast<Block *>(arg)->~Block(); }
+void destroy_state(void *arg) { static_cast<State *>(arg)->~State(); }
 
 }  // namespace
 
@@ -61,13 +53,13 @@ OUTREACH_FUNCTION(export_block_add) {
 	MemoryContext aggcontext = nullptr;
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		throw outreach::Error(outreach::sqlstate::internal_error, "export_block_add called outside an aggregate");
-	auto *block = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<Block *>(PG_GETARG_POINTER(0));
-	if (!block) {
-		void *memory = guard([&] { return MemoryContextAllocZero(aggcontext, sizeof(Block)); });
-		block = new (memory) Block();
-		block->callback.func = destroy_block;
-		block->callback.arg = block;
-		guard([&] { MemoryContextRegisterResetCallback(aggcontext, &block->callback); });
+	auto *state = PG_ARGISNULL(0) ? nullptr : reinterpret_cast<State *>(PG_GETARG_POINTER(0));
+	if (!state) {
+		void *memory = guard([&] { return MemoryContextAllocZero(aggcontext, sizeof(State)); });
+		state = new (memory) State();
+		state->callback.func = destroy_state;
+		state->callback.arg = state;
+		guard([&] { MemoryContextRegisterResetCallback(aggcontext, &state->callback); });
 	}
 	for (int i : {1, 2, 3, 4, 6})
 		if (PG_ARGISNULL(i))
@@ -76,52 +68,41 @@ OUTREACH_FUNCTION(export_block_add) {
 	// hashtextextended(line, 0) of a deterministic collation: the hash the ledger keeps.
 	const auto hash = static_cast<std::int64_t>(DatumGetUInt64(
 		hash_any_extended(reinterpret_cast<const unsigned char *>(line.data()), static_cast<int>(line.size()), 0)));
-	if (!PG_ARGISNULL(5) && PG_GETARG_INT64(5) == hash)
-		PG_RETURN_POINTER(block);  // sent before as it is now
-	const std::string_view reference = outreach::pg::text_arg(fcinfo, 4);
-	Record r{PG_GETARG_INT64(1), PG_GETARG_INT32(2), DatumGetTransactionId(PG_GETARG_DATUM(3)), hash,
-	         block->text.size(), reference.size(), block->text.size() + reference.size(), line.size()};
-	block->text.append(reference);
-	block->text.append(line);
-	block->records.push_back(r);
-	PG_RETURN_POINTER(block);
+	const std::optional<std::int64_t> previous_hash =
+		PG_ARGISNULL(5) ? std::nullopt : std::optional<std::int64_t>(PG_GETARG_INT64(5));
+	if (eb::unchanged(previous_hash, hash))
+		PG_RETURN_POINTER(state);  // sent before as it is now
+	state->block.add({PG_GETARG_INT64(1), PG_GETARG_INT32(2), DatumGetTransactionId(PG_GETARG_DATUM(3)), hash},
+	                 outreach::pg::text_arg(fcinfo, 4), line);
+	PG_RETURN_POINTER(state);
 }
 
 // export_block_final(state internal) RETURNS outreach.export_block_data
 OUTREACH_FUNCTION(export_block_final) {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	const Block &block = *reinterpret_cast<Block *>(PG_GETARG_POINTER(0));
-	const std::vector<Record> &rec = block.records;
-	if (rec.empty())
+	const eb::Block &block = reinterpret_cast<State *>(PG_GETARG_POINTER(0))->block;
+	if (block.empty())
 		PG_RETURN_NULL();
-	std::vector<std::size_t> order(rec.size());
-	std::iota(order.begin(), order.end(), std::size_t{0});
-	std::sort(order.begin(), order.end(),
-	          [&](std::size_t a, std::size_t b) { return rec[a].participant_id < rec[b].participant_id; });
+	const std::vector<std::size_t> order = block.participant_order();
 
 	TupleDesc desc = nullptr;
 	if (guard([&] { return get_call_result_type(fcinfo, nullptr, &desc); }) != TYPEFUNC_COMPOSITE || desc->natts != 6)
 		throw outreach::Error(outreach::sqlstate::internal_error, "export_block_final must return export_block_data");
 	const std::size_t n = order.size();
-	auto reference = [&](std::size_t k) {
-		const Record &r = rec[order[k]];
-		return std::string_view(block.text).substr(r.reference_at, r.reference_len);
-	};
-	auto line = [&](std::size_t k) {
-		const Record &r = rec[order[k]];
-		return std::string_view(block.text).substr(r.line_at, r.line_len);
-	};
+	auto rec = [&](std::size_t k) -> const eb::Block::Record & { return block.record(order[k]); };
+	auto reference = [&](std::size_t k) { return block.reference(order[k]); };
+	auto line = [&](std::size_t k) { return block.line(order[k]); };
 	Datum values[6];
 	bool nulls[6] = {false, false, false, false, false, false};
 	guard([&] {
 		using outreach::pg::text_array;
 		using outreach::pg::value_array;
-		values[0] = PointerGetDatum(value_array<int64>(INT8OID, n, [&](std::size_t k) { return rec[order[k]].participant_id; }));
-		values[1] = PointerGetDatum(value_array<int32>(INT4OID, n, [&](std::size_t k) { return rec[order[k]].cohort_year; }));
-		values[2] = PointerGetDatum(value_array<TransactionId>(XIDOID, n, [&](std::size_t k) { return rec[order[k]].src_xmin; }));
+		values[0] = PointerGetDatum(value_array<int64>(INT8OID, n, [&](std::size_t k) { return rec(k).participant_id; }));
+		values[1] = PointerGetDatum(value_array<int32>(INT4OID, n, [&](std::size_t k) { return rec(k).cohort_year; }));
+		values[2] = PointerGetDatum(value_array<TransactionId>(XIDOID, n, [&](std::size_t k) { return rec(k).src_xmin; }));
 		values[3] = PointerGetDatum(text_array(n, reference));
-		values[4] = PointerGetDatum(value_array<int64>(INT8OID, n, [&](std::size_t k) { return rec[order[k]].content_hash; }));
+		values[4] = PointerGetDatum(value_array<int64>(INT8OID, n, [&](std::size_t k) { return rec(k).content_hash; }));
 		values[5] = PointerGetDatum(text_array(n, line));
 	});
 	return guard([&] { return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)); });

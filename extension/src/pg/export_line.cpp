@@ -9,6 +9,7 @@
 #include "../core/csv.hpp"    // core first: it must compile without PostgreSQL's headers
 #include "../core/error.hpp"
 #include "../core/export_format.hpp"
+#include "dates.hpp"
 
 #include <charconv>
 #include <optional>
@@ -22,8 +23,6 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
-#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 }
@@ -149,12 +148,8 @@ OUTREACH_FUNCTION(export_line) {
 		slot.clear();
 		switch (p.types[i]) {
 		case DATEOID: {
-			const DateADT d = PG_GETARG_DATEADT(arg);
-			if (DATE_NOT_FINITE(d))
-				throw outreach::Error(outreach::sqlstate::datetime_field_overflow, "export_line: a date is not finite");
-			outreach::CivilDate cd;
-			j2date(d + POSTGRES_EPOCH_JDATE, &cd.year, &cd.month, &cd.day);  // arithmetic: cannot raise
-			ef::append_date(slot, cd, c.date_format);
+			ef::append_date(slot, outreach::pg::civil_date(PG_GETARG_DATEADT(arg), "export_line: a date is not finite"),
+			                c.date_format);
 			fields.emplace_back(slot);
 			continue;
 		}

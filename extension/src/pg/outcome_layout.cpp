@@ -1,9 +1,8 @@
+#include "../core/error.hpp"  // core first: it must compile without PostgreSQL's headers
 #include "outcome_layout.hpp"
 
 #include <string>
 #include <vector>
-
-#include "../core/error.hpp"
 
 extern "C" {
 #include "catalog/pg_type.h"

@@ -5,6 +5,7 @@
 #include "../core/limits.hpp"
 #include "../core/pseudonym.hpp"
 
+#include "dates.hpp"
 #include "keyring_guc.hpp"
 
 #include "boundary.hpp"
@@ -17,8 +18,6 @@ extern "C" {
 #include "common/hashfn.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
-#include "utils/datetime.h"
 }
 
 namespace ps = outreach::pseudonym;
@@ -37,13 +36,8 @@ Datum id_datum(const ps::PseudoId &id) {
 	return PointerGetDatum(out);
 }
 
-ps::CivilDate date_arg(FunctionCallInfo fcinfo, int n) {
-	const DateADT d = PG_GETARG_DATEADT(n);
-	if (DATE_NOT_FINITE(d))
-		throw outreach::Error(outreach::sqlstate::datetime_field_overflow, "date of birth must be a finite date");
-	ps::CivilDate c{};
-	j2date(d + POSTGRES_EPOCH_JDATE, &c.year, &c.month, &c.day);  // pure arithmetic: cannot raise
-	return c;
+outreach::CivilDate date_arg(FunctionCallInfo fcinfo, int n) {
+	return outreach::pg::civil_date(PG_GETARG_DATEADT(n), "date of birth must be a finite date");
 }
 
 // The names and the postcode within their limits (core/limits.hpp): what is normalised and

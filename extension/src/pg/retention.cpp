@@ -6,6 +6,7 @@
 // the rule itself lives only in core/retention.cpp.
 #include "../core/error.hpp"  // core first: it must compile without PostgreSQL's headers
 #include "../core/retention.hpp"
+#include "dates.hpp"
 
 #include <string>
 #include <vector>
@@ -17,8 +18,6 @@ extern "C" {
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
-#include "utils/datetime.h"
 }
 
 namespace rt = outreach::retention;
@@ -33,13 +32,7 @@ enum Arg {
 	entry_year_override, long_years, short_years, window_years, nation, as_of, arg_count
 };
 
-CivilDate civil(DateADT d) {
-	if (DATE_NOT_FINITE(d))
-		throw outreach::Error(outreach::sqlstate::datetime_field_overflow, "retention dates must be finite");
-	CivilDate c;
-	j2date(d + POSTGRES_EPOCH_JDATE, &c.year, &c.month, &c.day);  // arithmetic only: cannot raise
-	return c;
-}
+CivilDate civil(DateADT d) { return outreach::pg::civil_date(d, "retention dates must be finite"); }
 
 std::optional<CivilDate> optional_date(FunctionCallInfo fcinfo, int n) {
 	if (PG_ARGISNULL(n))
@@ -91,12 +84,7 @@ rt::Decision decide(FunctionCallInfo fcinfo) {
 
 // A due date beyond PostgreSQL's date range (facts near year 5874897) is an error, never a
 // wrapped-around value.
-DateADT pg_date(const CivilDate &c) {
-	// (IS_VALID_JULIAN reaches into 5874898; the date type ends at 5874897-12-31)
-	if (!IS_VALID_JULIAN(c.year, c.month, c.day) || c.year > 5874897)
-		throw outreach::Error(outreach::sqlstate::datetime_field_overflow, "retention due date out of range");
-	return date2j(c.year, c.month, c.day) - POSTGRES_EPOCH_JDATE;
-}
+DateADT pg_date(const CivilDate &c) { return outreach::pg::pg_date(c, "retention due date out of range"); }
 
 }  // namespace
 
