@@ -54,7 +54,7 @@ TEST(OutcomeLines, ProblemsInTheirOrder) {
 }
 
 TEST(OutcomeLines, ALineWithAProblemStillShowsWhatItRead) {
-	// (outreach.outcome_file_lines shows these beside the problem)
+	// (what check_line read, beside the first problem it found)
 	const Fact f = check({" 1-abc ", "KS4", "1800/01", " a8 ", "", " 10007774 ", " Uni "});
 	EXPECT_EQ(f.problem, "academic year \"1800/01\" is not a year such as 2023 or 2023/24");
 	EXPECT_EQ(f.reference, "1-ABC");
@@ -98,26 +98,6 @@ TEST(OutcomeLines, AFixedKindNeedsNoOutcomeColumn) {
 	std::vector<std::string> fields = {"r", "x", "2023", "", "", "", "Some University"};
 	EXPECT_EQ(check_line(l, &fields, "", true).kind, "he_entry");
 	EXPECT_EQ(check_line(l, &fields, "", true).problem, std::nullopt);
-}
-
-TEST(OutcomeLinesRepeats, DuplicatesAndConflictsPointAtTheFirstLine) {
-	Repeats r;
-	const Fact a = check({"1-A", "ks4", "2023", "m", "40", "", ""});
-	const Fact same = check({"1-a", "KS4", "2023/24", "m", "40", "", ""});
-	const Fact other = check({"1-A", "ks4", "2023", "m", "41", "", ""});
-	const Fact different_measure = check({"1-A", "ks4", "2023", "n", "40", "", ""});
-	EXPECT_FALSE(r.see(2, a));
-	const auto d = r.see(3, same);
-	ASSERT_TRUE(d);
-	EXPECT_EQ(d->line_no, 2);
-	EXPECT_TRUE(d->same);
-	const auto c = r.see(4, other);
-	ASSERT_TRUE(c);
-	EXPECT_EQ(c->line_no, 2);
-	EXPECT_FALSE(c->same);
-	EXPECT_FALSE(r.see(5, different_measure));
-	// A line with a problem neither repeats nor is repeated.
-	EXPECT_FALSE(r.see(6, check({"1-A", "ks4", "2023", "m", "", "", ""})));
 }
 
 namespace {

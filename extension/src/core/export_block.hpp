@@ -1,5 +1,5 @@
 // The records of one member's block of participant ids that an export sends
-// (outreach.export_block, extension/sql/0.5.0/30_export_staging.sql): a record goes out only
+// (outreach.export_block, extension/sql/current/52_exports.sql): a record goes out only
 // when its content changed since the recipient last received it, and a block's records go out
 // in participant-id order. The glue (src/pg/export_block.cpp) hashes each line with
 // PostgreSQL's hashtextextended(), the hash the ledger keeps, and builds the arrays.

@@ -2,7 +2,7 @@
 // (outcome_lines): which participant each line is about (its reference, through the ledger),
 // whether that participant may have outcomes stored (still held, not withdrawn, not
 // restricted), which lines repeat an earlier one, and how the good lines change the outcome
-// facts already held, block by block (extension/sql/0.6.0, outreach.outcome_block).
+// facts already held, block by block (extension/sql/current/54_outcomes.sql, outreach.outcome_block).
 //
 // The glue (src/pg/outcome_import.cpp) feeds it: the file's lines, every (reference,
 // participant) pair of the recipient's ledger, the status of every participant of the members

@@ -220,19 +220,4 @@ bool quick_check(const Layout &layout, const std::string_view *fields, std::size
 	return true;
 }
 
-std::optional<Repeats::Earlier> Repeats::see(int line_no, const Fact &f) {
-	if (f.problem || !f.reference || !f.kind || !f.academic_year)
-		return std::nullopt;
-	key_.clear();
-	for (const std::string &part : {*f.reference, *f.kind, std::to_string(*f.academic_year), f.measure,
-	                                std::to_string(f.provider_ukprn)}) {
-		key_ += part;
-		key_.push_back('\x1F');
-	}
-	const auto [it, fresh] = first_.try_emplace(key_, First{line_no, f.value, f.provider_name});
-	if (fresh)
-		return std::nullopt;
-	return Earlier{it->second.line_no, it->second.value == f.value && it->second.provider_name == f.provider_name};
-}
-
 }  // namespace outreach::outcome_lines

@@ -1,6 +1,6 @@
 // The checks of one line of an outcome file against the recipient's outcome layout, and the
 // search for repeated facts within a file: what import_outcomes() asks of every line before it
-// matches references to participants (extension/sql/0.5.0/40_import_lines.sql).
+// matches references to participants (extension/sql/current/55_outcome_import.sql).
 //
 // The first problem of a line is reported, in this order: a CSV error (an unterminated quoted
 // field says that the rest of the file is inside it), no line terminator on the last line, the
@@ -14,7 +14,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -61,26 +60,6 @@ bool quick_check(const Layout &layout, const std::string_view *fields, std::size
 // printable ASCII only (no quote, CR or control character), at most csv::max_fields fields.
 // False otherwise (the line then goes through csv::CsvReader).
 bool split_plain_line(std::string_view line, std::vector<std::string_view> &fields);
-
-// Repeated facts: the same reference, kind, year, measure and provider UKPRN as an earlier
-// line without a problem. first_line returns that earlier line and whether value and provider
-// name are the same too (a duplicate) or not (a conflict); nullopt for the first occurrence.
-class Repeats {
-public:
-	struct Earlier {
-		int line_no;
-		bool same;
-	};
-	std::optional<Earlier> see(int line_no, const Fact &f);
-
-private:
-	struct First {
-		int line_no;
-		std::optional<std::string> value, provider_name;
-	};
-	std::unordered_map<std::string, First> first_;
-	std::string key_;
-};
 
 // The first n characters (UTF-8 code points) of s.
 std::string_view left_chars(std::string_view s, std::size_t n) noexcept;

@@ -1,5 +1,5 @@
 // outreach.outcome_import_rows(recipient, import_id, content, header_line, n_fields, positions,
-// fixed_kind, code_keys, code_values): the work of import_outcomes() (extension/sql/0.6.0) on
+// fixed_kind, code_keys, code_values): the work of import_outcomes() (extension/sql/current/55_outcome_import.sql) on
 // one outcome file, in one pass and without a join: each line is parsed and checked
 // (core/outcome_lines), matched to a participant through the recipient's ledger, judged against
 // the participants as held now, and merged with the outcome facts already held
