@@ -5,6 +5,7 @@
 #     URI): exit status 2 and a message naming the file, the line and the key (and never the
 #     password); also for run and run-once, not only --check-config;
 #   - --help, --version, --check-config, unknown options and commands (exit 2);
+#   - without tzdata (/usr/share/zoneinfo hidden) UTC still works;
 #   - an unreachable database at start-up: the daemon stays up, retries (logged, /healthz 503)
 #     and works once the server starts;
 #   - SIGTERM in the middle of a sweep: exit 0 within shutdown_grace_seconds, the run recorded
@@ -76,6 +77,21 @@ for args in "--bogus" "frobnicate" "run-once" "run-once bogus" "run-once delete 
 done
 out=$("$OUTREACHD" --config "$DT_WORK/missing.toml" --check-config 2>&1); rc=$?
 dt_check "a missing configuration file: exit 2, named" eval '[ $rc = 2 ] && [[ $out == *missing.toml* ]]'
+
+# --- without tzdata ------------------------------------------------------------------------------
+# An empty directory over /usr/share/zoneinfo, in a mount namespace of the daemon's own: UTC is
+# still known, Europe/London is not (which shows the tz database was hidden).
+mkdir -p "$DT_WORK/no-zoneinfo"
+dt_config "$DT_WORK/london.toml" 'daemon.timezone="Europe/London"'
+without_tzdata() {
+  unshare --mount sh -c 'mount --bind "$1" /usr/share/zoneinfo && shift && exec "$@"' sh "$DT_WORK/no-zoneinfo" \
+    "$OUTREACHD" --config "$1" --check-config 2>&1 </dev/null
+}
+out=$(without_tzdata "$DT_WORK/good.toml"); rc=$?
+dt_expect "without tzdata, UTC is known: --check-config exits 0" "$rc $out" "0 $DT_WORK/good.toml: configuration is valid"
+out=$(without_tzdata "$DT_WORK/london.toml"); rc=$?
+dt_check "without tzdata, Europe/London is unknown: exit 2" \
+  eval '[ $rc = 2 ] && [[ $out == *"daemon.timezone: unknown time zone '"'Europe/London'"'"* ]]'
 
 # --- unreachable database at start-up --------------------------------------------------------
 dt_member s1 && dt_member s2 && dt_channel s1 webhook "http://127.0.0.1:9/unused" || { dt_fail "members"; exit 1; }

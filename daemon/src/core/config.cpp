@@ -2,6 +2,7 @@
 
 #include "core/zone.hpp"
 
+#include <libpq-fe.h>
 #include <toml++/toml.h>
 
 #include <cctype>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <cstdio>
 #include <initializer_list>
+#include <optional>
 #include <utility>
 
 namespace outreachd {
@@ -34,84 +36,63 @@ bool printable_ascii(std::string_view s) {
 	return true;
 }
 
-// libpq's conninfo grammar is small enough to follow exactly; a substring search would reject
-// "dbname=password_reset" and miss "PASSWORD =x". Returns an empty string when no password is
-// present, otherwise what is wrong. Never quotes the input: it may hold the password.
-std::string conninfo_problem(std::string_view s) {
+// libpq's own reading of a conninfo: null when it cannot parse it (`error` then holds its
+// message), otherwise whether the text sets a password.
+std::optional<bool> sets_password(const std::string &conninfo, std::string &error) {
+	char *message = nullptr;
+	PQconninfoOption *options = PQconninfoParse(conninfo.c_str(), &message);
+	if (options == nullptr) {
+		error = message != nullptr ? message : "out of memory";
+		PQfreemem(message);
+		return std::nullopt;
+	}
+	bool found = false;
+	for (const PQconninfoOption *o = options; o->keyword != nullptr; ++o)
+		found = found || (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr);
+	PQconninfoFree(options);
+	return found;
+}
+
+// Returns an empty string when the conninfo (keyword=value pairs or a URI) holds no password,
+// otherwise what is wrong. libpq's keywords are case-sensitive: "PASSWORD=x" is not one to libpq
+// but still a secret in the file, so a text libpq rejects is read again in lower case. Never
+// quotes the input or libpq's message about it (the daemon keeps the C locale, so that message
+// is English): either may hold the password.
+std::string conninfo_problem(const std::string &s) {
 	const std::string advice =
 	    "passwords never go in this file (it and the logs must not hold one): put it in a "
 	    ".pgpass file (PGPASSFILE or passfile=) and, if you like, the connection settings in a "
 	    "pg_service.conf service (conninfo = \"service=name\")";
-	const auto ci_equal = [](std::string_view a, std::string_view b) {
-		if (a.size() != b.size())
-			return false;
-		for (std::size_t i = 0; i < a.size(); ++i)
-			if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-				return false;
-		return true;
-	};
-	if (s.starts_with("postgresql://") || s.starts_with("postgres://")) {
-		const std::string_view rest = s.substr(s.find("//") + 2);
-		const std::size_t end = rest.find_first_of("/?");
-		const std::string_view authority = rest.substr(0, end);
-		const std::size_t at = authority.rfind('@');
+	std::string error, ignored;
+	std::optional<bool> password = sets_password(s, error);
+	if (!password) {
+		std::string lower = s;
+		for (char &c : lower)
+			c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+		if (sets_password(lower, ignored).value_or(false))
+			password = true;
+	}
+	if (password.value_or(false)) {
+		if (!s.starts_with("postgresql://") && !s.starts_with("postgres://"))
+			return "contains a password (password=); " + advice;
+		// libpq looks for user:password@ before the first '/' after "//".
+		const std::string_view rest = std::string_view(s).substr(s.find("//") + 2);
+		const std::string_view authority = rest.substr(0, rest.find('/'));
+		const std::size_t at = authority.find('@');
 		if (at != std::string_view::npos && authority.substr(0, at).find(':') != std::string_view::npos)
 			return "contains a password (user:password@ in the URI); " + advice;
-		const std::size_t q = rest.find('?');
-		if (q == std::string_view::npos)
-			return "";
-		std::string_view params = rest.substr(q + 1);
-		while (!params.empty()) {
-			const std::size_t amp = params.find('&');
-			const std::string_view param = params.substr(0, amp);
-			std::string key;  // percent-decoded, as libpq decodes it
-			for (std::size_t i = 0; i < param.size() && param[i] != '='; ++i) {
-				if (param[i] == '%' && i + 2 < param.size() && std::isxdigit(static_cast<unsigned char>(param[i + 1])) &&
-				    std::isxdigit(static_cast<unsigned char>(param[i + 2]))) {
-					key += static_cast<char>(std::stoi(std::string(param.substr(i + 1, 2)), nullptr, 16));
-					i += 2;
-				} else
-					key += param[i];
-			}
-			if (ci_equal(key, "password"))
-				return "contains a password (password= in the URI); " + advice;
-			params = amp == std::string_view::npos ? std::string_view{} : params.substr(amp + 1);
-		}
+		return "contains a password (password= in the URI); " + advice;
+	}
+	if (password)
 		return "";
-	}
-	std::size_t i = 0;
-	const auto space = [&] {
-		while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i])))
-			++i;
-	};
-	while (true) {
-		space();
-		if (i == s.size())
-			return "";
-		const std::size_t k = i;
-		while (i < s.size() && s[i] != '=' && !std::isspace(static_cast<unsigned char>(s[i])))
-			++i;
-		const std::string_view keyword = s.substr(k, i - k);
-		space();
-		if (i == s.size() || s[i] != '=')
-			return "is not a valid conninfo: a keyword is not followed by '=' (expected keyword=value pairs)";
-		if (ci_equal(keyword, "password"))
-			return "contains a password (password=); " + advice;
-		++i;
-		space();
-		if (i < s.size() && s[i] == '\'') {
-			for (++i; i < s.size() && s[i] != '\''; ++i)
-				if (s[i] == '\\')
-					++i;
-			if (i >= s.size())
-				return "is not a valid conninfo: unterminated quoted value";
-			++i;
-		} else {
-			for (; i < s.size() && !std::isspace(static_cast<unsigned char>(s[i])); ++i)
-				if (s[i] == '\\')
-					++i;
-		}
-	}
+	if (error.find("missing \"=\"") != std::string::npos)
+		return "is not a valid conninfo: a keyword is not followed by '=' (expected keyword=value pairs)";
+	if (error.find("unterminated quoted string") != std::string::npos)
+		return "is not a valid conninfo: unterminated quoted value";
+	if (error.find("invalid connection option") != std::string::npos ||
+	    error.find("invalid URI query parameter") != std::string::npos)
+		return "is not a valid conninfo: a keyword libpq does not know (they are case-sensitive)";
+	return "is not a valid conninfo: libpq cannot parse it";
 }
 
 // Splits "host:port" / "[v6]:port"; empty host on failure.

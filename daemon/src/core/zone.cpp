@@ -2,8 +2,14 @@
 
 #include "core/civil.hpp"
 
+#include <date/tz.h>
+
 #include <algorithm>
-#include <cstdio>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace outreachd {
@@ -182,161 +188,77 @@ int PosixRuleZone::utc_offset_seconds(std::int64_t utc) const {
 
 namespace {
 
+// Where date's USE_OS_TZDB build looks on Linux (tz.cpp's discover_tz_dir).
+constexpr std::string_view tz_directory = "/usr/share/zoneinfo";
+
 [[noreturn]] void unknown_zone(std::string_view name) {
 	throw std::invalid_argument("unknown time zone '" + std::string(name) + "'");
 }
 
-bool plausible_zone_name(std::string_view name) {
-	if (name.empty() || name.size() > 255 || name.front() == '/' || name.back() == '/')
-		return false;
-	std::size_t start = 0;
-	while (start <= name.size()) {
-		auto end = name.find('/', start);
-		if (end == std::string_view::npos)
-			end = name.size();
-		const std::string_view part = name.substr(start, end - start);
-		if (part.empty() || part == "." || part == "..")
-			return false;
-		for (char c : part)
-			if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-			      c == '-' || c == '+' || c == '.'))
-				return false;
-		start = end + 1;
+const date::time_zone *find_zone(std::string_view name) {
+	try {
+		return date::locate_zone(name);
+	} catch (const std::exception &) {  // not listed, or no tz database at all
+		return nullptr;
 	}
-	return true;
 }
 
-class Reader {
-public:
-	Reader(std::string_view name, std::string_view bytes) : name_(name), b_(bytes) {}
-	[[noreturn]] void corrupt() const {
-		throw std::invalid_argument("time zone '" + std::string(name_) + "': corrupt TZif data");
+// The POSIX TZ footer of the zone's file (RFC 8536 section 3.3: the file's last line, between
+// a newline and the final newline), or null when the file has none. Each zone's footer is read
+// once, as date reads each zone's transitions once.
+std::shared_ptr<const PosixRuleZone> footer_of(const std::string &name) {
+	static std::mutex mutex;
+	static std::map<std::string, std::shared_ptr<const PosixRuleZone>, std::less<>> footers;
+	const std::lock_guard lock(mutex);
+	if (const auto it = footers.find(name); it != footers.end())
+		return it->second;
+	std::ifstream in(std::string(tz_directory) + "/" + name, std::ios::binary);
+	const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+	// date trusts the file's contents: refuse what is not TZif before it reads it.
+	if (!in || bytes.compare(0, 4, "TZif") != 0)
+		unknown_zone(name);
+	std::shared_ptr<const PosixRuleZone> footer;
+	if (bytes.size() > 6 && bytes[4] >= '2' && bytes.back() == '\n') {  // version 1 files have none
+		const std::size_t open = bytes.rfind('\n', bytes.size() - 2);
+		if (open != std::string::npos && open + 2 < bytes.size())
+			footer = std::make_shared<const PosixRuleZone>(std::string_view(bytes).substr(open + 1, bytes.size() - open - 2));
 	}
-	std::string_view take(std::size_t n) {
-		if (b_.size() - i_ < n)
-			corrupt();
-		auto r = b_.substr(i_, n);
-		i_ += n;
-		return r;
-	}
-	std::int64_t be(std::size_t n) {  // big-endian two's complement of n bytes
-		const auto s = take(n);
-		std::uint64_t v = 0;
-		for (unsigned char c : s)
-			v = (v << 8) | c;
-		if (n < 8 && (v >> (8 * n - 1)) != 0)
-			v |= ~std::uint64_t{0} << (8 * n);
-		return static_cast<std::int64_t>(v);
-	}
-	std::string_view rest() const { return b_.substr(i_); }
-
-private:
-	std::string_view name_, b_;
-	std::size_t i_ = 0;
-};
-
-struct Counts {
-	std::int64_t isut, isstd, leap, time, type, chars;
-};
-
-Counts header(Reader &r, char &version) {
-	if (r.take(4) != "TZif")
-		r.corrupt();
-	version = r.take(1)[0];
-	r.take(15);
-	Counts c{r.be(4), r.be(4), r.be(4), r.be(4), r.be(4), r.be(4)};
-	if (c.isut < 0 || c.isstd < 0 || c.leap < 0 || c.time < 0 || c.type < 1 || c.chars < 0 || c.type > 256 ||
-	    c.time > 100000 || c.chars > 100000 || c.leap > 100000 || c.isut > 256 || c.isstd > 256)
-		r.corrupt();
-	return c;
+	footers.emplace(name, footer);
+	return footer;
 }
 
 }  // namespace
 
-SystemZone SystemZone::from_tzif(std::string name, std::string_view bytes) {
-	Reader r(name, bytes);
-	char version = 0;
-	Counts c = header(r, version);
-	std::size_t time_size = 4;
-	if (version >= '2') {  // skip the 32-bit block: the 64-bit one follows it
-		r.take(c.time * 5 + c.type * 6 + c.chars + c.leap * 8 + c.isstd + c.isut);
-		c = header(r, version);
-		time_size = 8;
-	}
-	if (c.leap > 0)
-		throw std::invalid_argument("time zone '" + name +
-		                            "' counts leap seconds (a right/ zone), which outreachd does not support");
+SystemZone SystemZone::load(std::string_view name) {
 	SystemZone z;
 	z.name_ = name;
-	for (std::int64_t i = 0; i < c.time; ++i) {
-		z.transitions_.push_back(r.be(time_size));
-		if (i > 0 && z.transitions_[i] <= z.transitions_[i - 1])
-			r.corrupt();
+	z.zone_ = find_zone(name);
+	if (z.zone_ == nullptr) {
+		if (name == "UTC")
+			return z;
+		// date leaves right/ out of its list; say why rather than "unknown".
+		if (name.starts_with("right/") && find_zone(name.substr(6)) != nullptr)
+			throw std::invalid_argument("time zone '" + std::string(name) +
+			                            "' counts leap seconds (a right/ zone), which outreachd does not support");
+		unknown_zone(name);
 	}
-	std::vector<int> type_index;
-	for (std::int64_t i = 0; i < c.time; ++i)
-		type_index.push_back(static_cast<int>(r.be(1) & 0xff));
-	std::vector<int> type_offset;
-	for (std::int64_t i = 0; i < c.type; ++i) {
-		const std::int64_t off = r.be(4);
-		r.take(2);  // isdst, abbreviation index: not needed for offsets
-		if (off <= -25 * 3600 || off >= 26 * 3600)
-			r.corrupt();
-		type_offset.push_back(static_cast<int>(off));
-	}
-	for (int t : type_index) {
-		if (t >= c.type)
-			r.corrupt();
-		z.offsets_after_.push_back(type_offset[t]);
-	}
-	z.offset_before_ = type_offset[0];
-	r.take(c.chars + c.leap * (time_size + 4) + c.isstd + c.isut);
-	if (time_size == 8) {
-		const std::string_view rest = r.rest();
-		if (rest.size() < 2 || rest[0] != '\n')
-			r.corrupt();
-		const auto nl = rest.find('\n', 1);
-		if (nl == std::string_view::npos)
-			r.corrupt();
-		const std::string_view rule = rest.substr(1, nl - 1);
-		if (!rule.empty())
-			z.footer_.emplace(rule);
+	z.footer_ = footer_of(z.name_);
+	try {
+		z.zone_->get_info(std::chrono::system_clock::now());  // date reads the file on first use
+	} catch (const std::exception &) {
+		throw std::invalid_argument("time zone '" + z.name_ + "': corrupt TZif data");
 	}
 	return z;
 }
 
-SystemZone SystemZone::load(std::string_view name, std::string_view directory) {
-	if (!plausible_zone_name(name))
-		unknown_zone(name);
-	std::string bytes;
-	if (std::FILE *f = std::fopen((std::string(directory) + "/" + std::string(name)).c_str(), "rb")) {
-		char buf[4096];
-		for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;)
-			bytes.append(buf, n);
-		if (std::ferror(f))
-			bytes.clear();  // e.g. a directory
-		std::fclose(f);
-	}
-	if (bytes.compare(0, 4, "TZif") != 0) {  // missing, unreadable, a directory, not TZif
-		if (name == "UTC") {
-			SystemZone z;
-			z.name_ = "UTC";
-			return z;
-		}
-		unknown_zone(name);
-	}
-	return from_tzif(std::string(name), bytes);
-}
-
 int SystemZone::utc_offset_seconds(std::int64_t utc) const {
-	if (transitions_.empty())
-		return footer_ ? footer_->utc_offset_seconds(utc) : offset_before_;
-	if (utc < transitions_.front())
-		return offset_before_;
-	if (utc >= transitions_.back() && footer_)
+	if (zone_ == nullptr)
+		return 0;
+	const date::sys_info info = zone_->get_info(date::sys_seconds(std::chrono::seconds(utc)));
+	// The last period date knows has no end: from its start on, the footer rules.
+	if (footer_ && info.end >= date::sys_days(date::year::max() / 1 / 1))
 		return footer_->utc_offset_seconds(utc);
-	const auto it = std::upper_bound(transitions_.begin(), transitions_.end(), utc);
-	return offsets_after_[static_cast<std::size_t>(it - transitions_.begin()) - 1];
+	return static_cast<int>(info.offset.count());
 }
 
 }  // namespace outreachd

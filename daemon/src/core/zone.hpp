@@ -6,10 +6,13 @@
 // seconds_from_civil(y, m, d, h, min) of the local date and time.
 #pragma once
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
+
+namespace date {
+class time_zone;
+}
 
 namespace outreachd {
 
@@ -55,7 +58,7 @@ private:
 // A POSIX TZ rule string ("GMT0BST,M3.5.0/1,M10.5.0", "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0",
 // "EST5EDT" with the default US rules), with the RFC 8536 extensions (hours up to 167 and
 // negative transition times). Used for the footer of TZif files, which governs every instant
-// after the file's last transition, and as a synthetic zone in tests.
+// after the file's last transition (see SystemZone), and as a synthetic zone in tests.
 class PosixRuleZone final : public Zone {
 public:
 	// Throws std::invalid_argument naming the problem.
@@ -77,20 +80,21 @@ private:
 	Date start_, end_;
 };
 
-// An IANA zone read from the compiled tz database (TZif files, RFC 8536): the 64-bit data of
-// version 2+ files and the POSIX TZ footer for instants after the last transition, so Debian's
-// "slim" files (which stop listing transitions in 2037 or earlier) are handled. Immutable once
-// loaded; any number of zones may be used at once, from any thread.
+// An IANA zone from the system's tz database (/usr/share/zoneinfo), through Howard Hinnant's
+// date library (Debian's libdate-tz, built with USE_OS_TZDB). date 3.0.1 reads the
+// transitions a TZif file lists but not its POSIX TZ footer, which governs every instant after
+// the last of them (Debian's files list transitions up to 2037; HowardHinnant/date#794), and
+// its own POSIX parser (ptz.h) neither compiles as C++20 nor takes RFC 8536's negative rule
+// times (America/Nuuk): the footer is read here and applied by PosixRuleZone.
+// date lists the zones and reads each file once per process, so a tzdata upgrade takes effect
+// when the daemon restarts. Immutable once loaded; any number of zones may be used at once,
+// from any thread.
 class SystemZone final : public Zone {
 public:
-	static constexpr std::string_view default_directory = "/usr/share/zoneinfo";
-
-	// Throws std::invalid_argument("unknown time zone 'X'") for a name that is malformed (empty,
-	// absolute, "..", odd characters) or not a TZif file under `directory`. "UTC" is always
-	// known, even without tzdata installed.
-	static SystemZone load(std::string_view name, std::string_view directory = default_directory);
-	// Parses the contents of a TZif file (exposed for tests).
-	static SystemZone from_tzif(std::string name, std::string_view bytes);
+	// Throws std::invalid_argument("unknown time zone 'X'") for a name the tz database does not
+	// list (malformed, absolute, "..", a directory, a table). "UTC" is always known, even
+	// without tzdata installed.
+	static SystemZone load(std::string_view name);
 
 	const std::string &name() const override { return name_; }
 	int utc_offset_seconds(std::int64_t utc) const override;
@@ -99,10 +103,8 @@ private:
 	SystemZone() = default;
 
 	std::string name_;
-	std::vector<std::int64_t> transitions_;  // ascending UTC instants
-	std::vector<int> offsets_after_;         // offset from each transition on
-	int offset_before_ = 0;                  // before the first transition
-	std::optional<PosixRuleZone> footer_;    // rule after the last transition, if the file has one
+	const date::time_zone *zone_ = nullptr;             // null: UTC without a tz database
+	std::shared_ptr<const PosixRuleZone> footer_;       // after the last listed transition, if any
 };
 
 }  // namespace outreachd

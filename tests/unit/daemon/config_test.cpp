@@ -416,6 +416,33 @@ TEST(Config, MalformedConninfoIsRejected) {
 	          "outreachd.toml:2: database.conninfo: is not a valid conninfo: unterminated quoted value");
 }
 
+TEST(Config, ConninfoPasswordIsFoundWhereLibpqFindsIt) {
+	const auto start = [](const std::string &value, std::size_t n) {
+		return error_in("database", "conninfo", value).substr(0, n);
+	};
+	// libpq takes user:password@ from everything before the first '/', a '?' included.
+	const std::string userinfo = "outreachd.toml:2: database.conninfo: contains a password (user:password@ in the URI)";
+	EXPECT_EQ(start("'postgresql://alice:s3?cret@db/outreach'", userinfo.size()), userinfo);
+	// A keyword libpq would reject for its case still holds a secret.
+	const std::string parameter = "outreachd.toml:2: database.conninfo: contains a password (password= in the URI)";
+	EXPECT_EQ(start("'postgresql://db/outreach?PassWord=s3cret'", parameter.size()), parameter);
+}
+
+TEST(Config, ConninfoLibpqCannotParseIsRejectedWithoutQuotingIt) {
+	const auto rejected = [](const char *conninfo, const std::string &why) {
+		SCOPED_TRACE(conninfo);
+		const std::string message = error_in("database", "conninfo", std::string("'") + conninfo + "'");
+		EXPECT_EQ(message, "outreachd.toml:2: database.conninfo: is not a valid conninfo: " + why);
+		EXPECT_EQ(message.find("s3"), std::string::npos);
+	};
+	const std::string unknown = "a keyword libpq does not know (they are case-sensitive)";
+	rejected("host=db s3cret=x", unknown);
+	rejected("Host=s3cret", unknown);
+	rejected("postgresql://db/outreach?s3cret=x", unknown);
+	rejected("postgresql://[::1/s3cret", "libpq cannot parse it");
+	rejected("postgresql://db/outreach?sslmode=require=s3cret", "libpq cannot parse it");
+}
+
 // ---- Unknown keys, syntax errors --------------------------------------------------------------
 
 TEST(Config, UnknownKeysAndTablesAreErrors) {
