@@ -15,7 +15,8 @@
 
 namespace outreachd {
 
-inline constexpr std::string_view outreachd_version = "0.7.0";
+// The extension's default_version (extension/outreach.control), defined by daemon/CMakeLists.txt.
+inline constexpr std::string_view outreachd_version = OUTREACH_VERSION;
 
 class ConfigError : public std::runtime_error {
 public:

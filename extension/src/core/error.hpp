@@ -18,6 +18,7 @@ inline constexpr const char *program_limit_exceeded = "54000";
 inline constexpr const char *insufficient_privilege = "42501";
 inline constexpr const char *config_file_error = "F0000";
 inline constexpr const char *undefined_object = "42704";
+inline constexpr const char *feature_not_supported = "0A000";
 inline constexpr const char *internal_error = "XX000";
 inline constexpr const char *data_corrupted = "XX001";
 }  // namespace sqlstate
