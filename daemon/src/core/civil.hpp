@@ -1,7 +1,9 @@
-// Proleptic Gregorian calendar arithmetic on day numbers (days since 1970-01-01), shared by the
-// zone rules and the cron search. Header-only: a handful of constexpr functions.
+// Proleptic Gregorian dates as day numbers (days since 1970-01-01), for the zone rules and the
+// cron search. Header-only.
 #pragma once
 #include <cstdint>
+
+#include <date/date.h>
 
 namespace outreachd {
 
@@ -16,37 +18,30 @@ constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 }
 constexpr std::int64_t floor_mod(std::int64_t a, std::int64_t b) { return a - floor_div(a, b) * b; }
 
-// Howard Hinnant's days_from_civil / civil_from_days.
+// The calendar itself is Howard Hinnant's date library (the zones' library too): these only
+// convert between its types and the day numbers the zone rules and the cron search count in.
 constexpr std::int64_t days_from_civil(int year, int month, int day) {
-	const std::int64_t y = year - (month <= 2);
-	const std::int64_t era = floor_div(y, 400);
-	const std::int64_t yoe = y - era * 400;
-	const std::int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-	const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
+	return date::sys_days{date::year{year} / static_cast<unsigned>(month) / static_cast<unsigned>(day)}
+	    .time_since_epoch()
+	    .count();
 }
 
 constexpr CivilDay civil_from_days(std::int64_t days) {
-	const std::int64_t z = days + 719468;
-	const std::int64_t era = floor_div(z, 146097);
-	const std::int64_t doe = z - era * 146097;
-	const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	const std::int64_t mp = (5 * doy + 2) / 153;
-	const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-	const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-	return {static_cast<int>(yoe + era * 400 + (m <= 2)), m, d};
+	const date::year_month_day ymd{date::sys_days{date::days{static_cast<date::days::rep>(days)}}};
+	return {static_cast<int>(ymd.year()), static_cast<int>(static_cast<unsigned>(ymd.month())),
+	        static_cast<int>(static_cast<unsigned>(ymd.day()))};
 }
 
-constexpr bool is_leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+constexpr bool is_leap_year(int y) { return date::year{y}.is_leap(); }
 
 constexpr int days_in_month(int y, int m) {
-	constexpr int lengths[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	return m == 2 && is_leap_year(y) ? 29 : lengths[m - 1];
+	return static_cast<int>(static_cast<unsigned>((date::year{y} / static_cast<unsigned>(m) / date::last).day()));
 }
 
-// 0 = Sunday ... 6 = Saturday (1970-01-01 was a Thursday).
-constexpr int weekday_from_days(std::int64_t days) { return static_cast<int>(floor_mod(days + 4, 7)); }
+// 0 = Sunday ... 6 = Saturday.
+constexpr int weekday_from_days(std::int64_t days) {
+	return static_cast<int>(date::weekday{date::sys_days{date::days{static_cast<date::days::rep>(days)}}}.c_encoding());
+}
 
 inline constexpr std::int64_t seconds_per_day = 86400;
 
