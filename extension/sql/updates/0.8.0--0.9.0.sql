@@ -1,0 +1,2 @@
+-- 0.8.0 to 0.9.0: what an update must do besides re-creating every function, view, trigger,
+-- comment and grant from extension/sql/current/ (which follows this file in the update script).
