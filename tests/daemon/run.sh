@@ -15,12 +15,14 @@ rc=0
 start=$SECONDS
 for t in "${scenarios[@]}"; do
   t=${t%.sh}
+  t_start=$SECONDS
   bash "$HERE/$t.sh" 2>&1 | tee "$out"
   status=${PIPESTATUS[0]}
   if [ "$status" != 0 ]; then
     rc=1
     grep -q '^FAILED' "$out" || echo "FAILED daemon: $t exited with status $status before reporting a failure"
   fi
+  echo "# tests/daemon: $t took $((SECONDS - t_start)) s"
 done
 echo "# tests/daemon: $((SECONDS - start)) s"
 exit $rc
