@@ -27,7 +27,7 @@ JDBC_JAR=${JDBC_JAR:-/usr/share/java/postgresql.jar}
 CHECKS_PER_CLIENT=5
 # member, its controller, the other controller
 MEMBERS=("clients_alice clients_a clients_b" "clients_bob clients_b clients_a")
-LEFTOVER_ROLES="clients_alice, clients_bob,
+LEFTOVER_ROLES="clients_alice, clients_bob, clients_bi, clients_analyst,
   outreach_clients_a_reader, outreach_clients_a_writer, outreach_clients_a_dpo, outreach_clients_a_analyst,
   outreach_clients_b_reader, outreach_clients_b_writer, outreach_clients_b_dpo, outreach_clients_b_analyst"
 
@@ -109,6 +109,18 @@ SQL
       END { print ";" }' |
       psql -X -q -v ON_ERROR_STOP=1 -U "$member" -d "$DB" || return 1
   done
+  # An activity each member's participants attended, and the BI tools: the service's (a login
+  # in outreach_bi) and member A's analyst.
+  psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL' || return 1
+INSERT INTO outreach.activity (controller_id, activity_type, name, starts_on)
+SELECT controller_id, 'campus_visit', 'Open day', date '2025-10-01' FROM outreach.controller;
+INSERT INTO outreach.attendance (controller_id, participant_id, activity_id, attended_on)
+SELECT p.controller_id, p.participant_id, a.activity_id, date '2025-10-01'
+FROM outreach.participant p JOIN outreach.activity a USING (controller_id);
+CREATE ROLE clients_bi LOGIN IN ROLE outreach_bi;
+CREATE ROLE clients_analyst LOGIN;
+SELECT outreach.grant_controller_access('clients_analyst', 'clients_a', 'analyst');
+SQL
 }
 if setup >"$work/setup.log" 2>&1; then
   echo "ok clients: setup (database, extension, 2 controllers, 2 members, participants inserted by each member)"
@@ -160,6 +172,14 @@ if "$PYTHON" -c 'import psycopg2' >"$work/psycopg2-import.log" 2>&1; then
   for_each_member psycopg2 "$PYTHON" "$HERE/psycopg2_checks.py"
 else
   say_failed "psycopg2: $PYTHON imports psycopg2 (Debian package python3-psycopg2)"; show_log "$work/psycopg2-import.log"
+fi
+
+# psycopg2 as BI tools: the service's (every member's aggregates) and member A's analyst
+if "$PYTHON" -c 'import psycopg2' 2>/dev/null; then
+  BI_LOGIN=clients_bi BI_KIND=bi BI_CODES="clients_a clients_b" CLIENT_DB=$DB \
+    timeout 60 "$PYTHON" "$HERE/bi_checks.py" 2>"$work/bi.log" || { failed=1; show_log "$work/bi.log"; }
+  BI_LOGIN=clients_analyst BI_KIND=analyst BI_OWN_CODE=clients_a BI_CODES="clients_a clients_b" CLIENT_DB=$DB \
+    timeout 60 "$PYTHON" "$HERE/bi_checks.py" 2>"$work/analyst.log" || { failed=1; show_log "$work/analyst.log"; }
 fi
 
 # node-postgres, installed exactly as the committed lock file says

@@ -1,6 +1,6 @@
 -- Art. 19 follow-ups: when a participant sent to a recipient is rectified, restricted or
 -- erased, the recipient must be told; the member is notified in batches. Also the views of what
--- was disclosed (participant_disclosures) and what came back (progression_summary).
+-- was disclosed (participant_disclosures); what came back is reported in 63_outcome_reports.sql.
 
 -- Reads the ledger's blocks with the view owner's rights, filtered by the caller's own access.
 CREATE OR REPLACE VIEW outreach.participant_disclosures WITH (security_barrier = true) AS
@@ -308,35 +308,6 @@ CREATE OR REPLACE TRIGGER recipient_followup_update_flush
 CREATE OR REPLACE TRIGGER recipient_followup_delete AFTER DELETE ON outreach.participant
   REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION outreach.participant_followup_delete();
-
--- Reads the ledger's and the outcomes' blocks with the view owner's rights, filtered by the
--- caller's own access (aggregates: analyst level).
-CREATE OR REPLACE VIEW outreach.progression_summary WITH (security_barrier = true) AS
-WITH sent AS (
-  SELECT d.controller_id, d.recipient, count(DISTINCT u.participant_id) AS participants_sent
-  FROM outreach.disclosure_block d
-  CROSS JOIN LATERAL unnest(d.participant_ids) AS u(participant_id)
-  WHERE outreach.controller_visible(d.controller_id, 'analyst')
-  GROUP BY d.controller_id, d.recipient
-), facts AS (
-  SELECT b.controller_id, b.recipient, u.participant_id, u.outcome, u.academic_year, u.measure, u.value
-  FROM outreach.outcome_block b
-  CROSS JOIN LATERAL unnest(b.participant_ids, b.outcomes, b.academic_years, b.measures, b.outcome_values)
-    AS u(participant_id, outcome, academic_year, measure, value)
-  WHERE outreach.controller_visible(b.controller_id, 'analyst')
-)
-SELECT o.controller_id, c.code AS controller_code, o.recipient, o.outcome, o.academic_year, o.measure,
-       count(DISTINCT o.participant_id) AS participants,
-       s.participants_sent,
-       round(avg(CASE WHEN o.value ~ '^\s*-?[0-9]{1,9}(\.[0-9]{1,6})?\s*$' THEN o.value::numeric END), 2) AS mean_value
-FROM facts o
-JOIN outreach.controller c ON c.controller_id = o.controller_id
-LEFT JOIN sent s ON s.controller_id = o.controller_id AND s.recipient = o.recipient
-GROUP BY o.controller_id, c.code, o.recipient, o.outcome, o.academic_year, o.measure, s.participants_sent;
-REVOKE ALL ON outreach.progression_summary FROM PUBLIC;
-GRANT SELECT ON outreach.progression_summary TO outreach_reader, outreach_analyst, outreach_processor;
-COMMENT ON VIEW outreach.progression_summary IS
-  'per member: participants with each outcome (recipient, kind, year, measure), the numeric mean, and how many were sent';
 
 REVOKE EXECUTE ON FUNCTION outreach.recipient_followup_dispatch(int), outreach.participant_followup_update(),
   outreach.participant_followup_flush(), outreach.participant_followup_delete() FROM PUBLIC;

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Reporting (issue 14): the cost of postcode profiling and of disclosure control, each against
+# a baseline measured in the same run. Prints
+#   reporting_profiled_reach: <ratio>   a member's reach by POLAR4 quintile through the profiled
+#                                       view outreach.participant_area (row security, the
+#                                       postcode resolved as at the first activity), over the
+#                                       tables' owner's hand-written join of the member's
+#                                       participants to the look-up tables (goal: at most 1.5)
+#   reporting_disclosure_control: <ratio>  the member's analyst reading report_reach_by_area('hesa')
+#                                       (every measure, year and activity type, rounded and
+#                                       suppressed) over the same function's query with the
+#                                       rounding and suppression calls replaced by the raw count
+#                                       and percentage (goal: at most 1.2)
+# Each ratio is the median of BENCH_ROUNDS paired rounds (the two sides back to back, which goes
+# first alternating), as in bench/rls.sh; the cluster is quiesced first (bench/lib/quiesce.sh).
+# Not part of scripts/test.
+#
+#   bash bench/reporting.sh                                  10,000,000 participants (about 15 min)
+#   BENCH_PARTICIPANTS=500000 bash bench/reporting.sh        a quick run
+#
+# Environment: BENCH_PARTICIPANTS (default 10000000), BENCH_CONTROLLERS (100), BENCH_PER
+# (attendances per participant, 2), BENCH_POSTCODES (200000), BENCH_ROUNDS (7), BENCH_SECONDS
+# (seconds per pgbench run, 4), BENCH_PORT (55452).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+source "$REPO_ROOT/scripts/lib/cluster.sh"
+source "$REPO_ROOT/bench/lib/conditions.sh"
+source "$REPO_ROOT/bench/lib/quiesce.sh"
+bench_conditions_start
+
+participants=${BENCH_PARTICIPANTS:-10000000}
+controllers=${BENCH_CONTROLLERS:-100}
+per=${BENCH_PER:-2}
+postcodes=${BENCH_POSTCODES:-200000}
+rounds=${BENCH_ROUNDS:-7}
+seconds=${BENCH_SECONDS:-4}
+member=42
+
+trap 'cluster_stop' EXIT
+cluster_start bench_reporting "${BENCH_PORT:-55452}"
+work="$OUTREACH_CLUSTER_DIR/work"
+psql -X -q -c "ALTER SYSTEM SET random_page_cost = 1.1" -c "ALTER SYSTEM SET effective_cache_size = '8GB'" \
+  -c "SELECT pg_reload_conf()" >/dev/null
+psql -X -q -c "CREATE DATABASE bench"
+export PGDATABASE=bench
+psql -X -q -c "CREATE EXTENSION outreach"
+
+echo "loading $participants participants, $((participants * per)) attendances, $postcodes postcodes..." >&2
+start=$(date +%s)
+psql -X -q -v controllers="$controllers" -v participants="$participants" -v per_participant="$per" \
+  -v postcodes="$postcodes" -f "$REPO_ROOT/bench/reporting/load.sql" >/dev/null
+echo "loaded in $(( $(date +%s) - start )) s" >&2
+code="bench$(printf %03d $member)"
+psql -X -q -c "CREATE ROLE bench_reader LOGIN" -c "CREATE ROLE bench_analyst LOGIN" \
+  -c "SELECT outreach.grant_controller_access('bench_reader', '$code', 'reader')" \
+  -c "SELECT outreach.grant_controller_access('bench_analyst', '$code', 'analyst')" >/dev/null
+
+# 1. Reach by quintile: the member through the profiled view; the owner by hand.
+cat > "$work/profiled_member.sql" <<SQL
+SELECT polar4_quintile, count(*) FROM outreach.participant_area WHERE first_activity_on IS NOT NULL GROUP BY 1 ORDER BY 1;
+SQL
+cat > "$work/profiled_owner.sql" <<SQL
+SELECT CASE WHEN g.introduced <= f.first_on AND (g.terminated IS NULL OR g.terminated > f.first_on)
+            THEN coalesce(pm.quintile, pw.quintile) END AS polar4_quintile, count(*)
+FROM outreach.participant p
+JOIN (SELECT controller_id, participant_id, min(attended_on) AS first_on FROM outreach.attendance
+      WHERE controller_id = $member GROUP BY 1, 2) f
+  ON f.controller_id = p.controller_id AND f.participant_id = p.participant_id
+LEFT JOIN outreach.postcode_geography g ON g.postcode = p.postcode
+LEFT JOIN outreach.polar4_area pm ON pm.geography = 'msoa11' AND pm.area_code = g.msoa11
+LEFT JOIN outreach.polar4_area pw ON pw.geography = 'ward' AND pw.area_code = g.ward
+WHERE p.controller_id = $member
+GROUP BY 1 ORDER BY 1;
+SQL
+
+# 2. Disclosure control: the report as shipped, and its own query without the rounding and
+#    suppression (made from the installed function's definition, so the two cannot drift).
+psql -X -At -c "SELECT pg_get_functiondef('outreach.report_reach_by_area(text)'::regprocedure)" > "$work/report_def.sql"
+python3 - "$work/report_def.sql" "$work/report_raw_def.sql" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+raw = text.replace('outreach.report_reach_by_area(', 'public.bench_reach_raw(', 1)
+raw, n = re.subn(r'outreach\.sdc_(count|percent|marker)\(([^,()]+)(, [^,()]+)?, policy\)',
+                 lambda m: {'count': m.group(2),
+                            'percent': f'round(100.0 * {m.group(2)} / nullif({(m.group(3) or ", 0")[2:]}, 0), 1)',
+                            'marker': 'NULL::text'}[m.group(1)], raw)
+if n != 3 or 'outreach.sdc_' in raw.split('RETURN QUERY', 1)[1]:
+    sys.exit(f'bench: expected the three disclosure calls of report_reach_by_area, replaced {n}')
+open(sys.argv[2], 'w').write(raw)
+PY
+psql -X -q -f "$work/report_raw_def.sql" -c "GRANT EXECUTE ON FUNCTION public.bench_reach_raw(text) TO bench_analyst" >/dev/null
+echo "SELECT * FROM outreach.report_reach_by_area('hesa');" > "$work/sdc_member.sql"
+echo "SELECT * FROM public.bench_reach_raw('hesa');" > "$work/sdc_raw.sql"
+
+# The two sides must answer alike.
+m=$(psql -X -At -U bench_reader -f "$work/profiled_member.sql"); o=$(psql -X -At -f "$work/profiled_owner.sql")
+[ "$m" = "$o" ] || { echo "reporting: profiled reach differs: member [$m], owner [$o]" >&2; exit 1; }
+echo "# reach by POLAR4 quintile of member $member: $(echo "$m" | tr '\n' ' ')" >&2
+m=$(psql -X -At -U bench_analyst -c "SELECT count(*), sum(participants) FROM outreach.report_reach_by_area('hesa')")
+o=$(psql -X -At -U bench_analyst -c "SELECT count(*), sum(participants) FROM public.bench_reach_raw('hesa')")
+[ "${m%%|*}" = "${o%%|*}" ] || { echo "reporting: report rows differ: controlled $m, raw $o" >&2; exit 1; }
+echo "# report_reach_by_area: rows|sum of rounded counts $m; raw rows|sum $o" >&2
+
+latency() {  # latency USER SCRIPT: average latency in ms of a pgbench run of BENCH_SECONDS
+  pgbench -n -M prepared -T "$seconds" -U "$1" -f "$2" bench 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+bench_quiesce outreach.participant outreach.attendance outreach.activity outreach.postcode_geography \
+  outreach.polar4_area outreach.tundra_area outreach.deprivation_area
+
+echo "# reporting: participants=$participants controllers=$controllers attendance=$((participants * per)) postcodes=$postcodes rounds=$rounds of ${seconds} s (median of the rounds' ratios)"
+pair() {  # pair NAME GOAL USER_A SCRIPT_A USER_B SCRIPT_B: ratio = time of A / time of B
+  local name=$1 goal=$2 ua=$3 a=$4 ub=$5 b=$6 r ta tb ratio
+  : > "$work/$name.rounds"
+  latency "$ua" "$a" >/dev/null; latency "$ub" "$b" >/dev/null   # warm-up
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then tb=$(latency "$ub" "$b"); ta=$(latency "$ua" "$a")
+    else ta=$(latency "$ua" "$a"); tb=$(latency "$ub" "$b"); fi
+    echo "$tb $ta" >> "$work/$name.rounds"
+  done
+  ratio=$(awk '{ print $2 / $1 }' "$work/$name.rounds" | median | awk '{ printf "%.2f", $1 }')
+  echo "$name: $ratio"
+  awk -v n="$name" '{ r = $2 / $1; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r; b[NR] = $1; a[NR] = $2 }
+       END { printf "# detail %s: rounds %.2f-%.2f; baseline", n, lo, hi; for (i = 1; i <= NR; i++) printf " %s", b[i];
+             printf " ms; measured"; for (i = 1; i <= NR; i++) printf " %s", a[i]; print " ms" }' "$work/$name.rounds"
+  awk -v r="$ratio" -v n="$name" -v g="$goal" 'BEGIN { printf "# goal %s <= %s: %s\n", n, g, (r <= g) ? "met" : "NOT met" }'
+}
+pair reporting_profiled_reach 1.5 bench_reader "$work/profiled_member.sql" postgres "$work/profiled_owner.sql"
+pair reporting_disclosure_control 1.2 bench_analyst "$work/sdc_member.sql" bench_analyst "$work/sdc_raw.sql"
+bench_conditions reporting

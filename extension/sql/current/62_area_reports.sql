@@ -1,0 +1,127 @@
+-- Postcode profiling of participants and the reach of a member's outreach by neighbourhood.
+-- participant_area is a row per participant (readers, under row security); reach_by_area is
+-- an aggregate under the disclosure policy (analysts, BI tools), computed behind a function
+-- boundary so that EXPLAIN ANALYZE never shows the unrounded counts of its plan's nodes.
+
+-- Each participant's neighbourhood as at the date of their first activity (or of their
+-- registration, before any activity): area_profile() says why a measure is missing.
+CREATE OR REPLACE VIEW outreach.participant_area WITH (security_invoker = true) AS
+SELECT p.controller_id, p.participant_id, p.postcode, f.first_activity_on,
+       coalesce(f.first_activity_on, (p.created_at AT TIME ZONE 'UTC')::date) AS profiled_as_at,
+       a.status AS area_status, a.reason AS area_reason,
+       a.country, a.region, a.local_authority, a.ward, a.lsoa11, a.msoa11, a.lsoa21, a.msoa21,
+       a.polar4_quintile, a.tundra_msoa_quintile, a.tundra_lsoa_quintile, a.imd2019_decile, a.imd2025_decile,
+       a.wimd_decile, a.simd_decile, a.nimdm_decile, p.withdrawn_at, p.restricted_at
+FROM outreach.participant p
+LEFT JOIN (SELECT att.controller_id, att.participant_id, min(att.attended_on) AS first_activity_on
+           FROM outreach.attendance att GROUP BY att.controller_id, att.participant_id) f
+  ON f.controller_id OPERATOR(pg_catalog.=) p.controller_id
+ AND f.participant_id OPERATOR(pg_catalog.=) p.participant_id
+LEFT JOIN LATERAL outreach.area_profile(p.postcode::text,
+                                        coalesce(f.first_activity_on, (p.created_at AT TIME ZONE 'UTC')::date)) a ON true;
+COMMENT ON VIEW outreach.participant_area IS
+  'own participants'' neighbourhood measures (POLAR4, TUNDRA, IMD) as at their first activity, with the reason when one is missing';
+COMMENT ON COLUMN outreach.participant_area.first_activity_on IS 'date of the participant''s first attended activity (NULL: none yet)';
+COMMENT ON COLUMN outreach.participant_area.profiled_as_at IS 'the date the postcode is resolved at: the first activity, else the registration date (UTC)';
+COMMENT ON COLUMN outreach.participant_area.area_status IS 'resolved, or why not (outreach.area_profile)';
+COMMENT ON COLUMN outreach.participant_area.area_reason IS 'the status in words';
+COMMENT ON COLUMN outreach.participant_area.polar4_quintile IS 'POLAR4 quintile of the postcode''s ward (1: lowest young participation)';
+COMMENT ON COLUMN outreach.participant_area.tundra_msoa_quintile IS 'TUNDRA quintile of the postcode''s 2011 MSOA (England)';
+COMMENT ON COLUMN outreach.participant_area.tundra_lsoa_quintile IS 'TUNDRA quintile of the postcode''s 2011 LSOA (England)';
+COMMENT ON COLUMN outreach.participant_area.imd2019_decile IS 'English IMD 2019 decile of the 2011 LSOA (1: most deprived 10%)';
+COMMENT ON COLUMN outreach.participant_area.imd2025_decile IS 'English IMD 2025 decile of the 2021 LSOA (1: most deprived 10%)';
+REVOKE ALL ON outreach.participant_area FROM PUBLIC;
+GRANT SELECT ON outreach.participant_area TO outreach_reader, outreach_processor;
+
+-- The controllers whose aggregates the calling role reads: its own at analyst level (readers
+-- and analysts of a member; the processor: all), or every member for the service's BI tools.
+CREATE OR REPLACE FUNCTION outreach.report_controller_ids() RETURNS int[]
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+SET search_path = pg_catalog, outreach, pg_temp
+AS $$
+SELECT CASE WHEN pg_catalog.pg_has_role(outreach.invoking_role()::pg_catalog.oid, 'outreach_bi', 'MEMBER')
+            THEN ARRAY(SELECT c.controller_id FROM outreach.controller c ORDER BY 1)
+            ELSE outreach.caller_controller_ids('analyst') END
+$$;
+COMMENT ON FUNCTION outreach.report_controller_ids() IS
+  'members whose disclosure-controlled aggregates the calling role reads: its own (analyst level), or all for outreach_bi';
+REVOKE EXECUTE ON FUNCTION outreach.report_controller_ids() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.report_controller_ids()
+  TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
+
+-- Reach: participants who attended an activity of a type in an academic year, by band of each
+-- neighbourhood measure. A participant counts once per year, type and measure, profiled as at
+-- their first activity; withdrawn and restricted participants are never counted. Rows with
+-- activity_type '(all)' count each participant once across types.
+CREATE OR REPLACE FUNCTION outreach.report_reach_by_area(policy text DEFAULT 'hesa')
+RETURNS TABLE (controller_id int, controller_code text, academic_year text, activity_type text, measure text,
+               band text, participants bigint, percent numeric, marker text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+SET search_path = pg_catalog, outreach, pg_temp
+AS $$
+DECLARE
+  ids int[] := outreach.report_controller_ids();
+BEGIN
+  PERFORM outreach.sdc_count(0, policy);   -- an unknown policy stops here (42704), before any work
+  RETURN QUERY
+  WITH engaged AS (
+    SELECT DISTINCT pa.controller_id, pa.participant_id, outreach.academic_year(att.attended_on) AS year,
+           act.activity_type, pa.polar4_quintile, pa.tundra_msoa_quintile, pa.tundra_lsoa_quintile,
+           pa.imd2019_decile, pa.imd2025_decile, pa.wimd_decile, pa.simd_decile, pa.nimdm_decile
+    FROM outreach.participant_area pa
+    JOIN outreach.attendance att
+      ON att.controller_id OPERATOR(pg_catalog.=) pa.controller_id
+     AND att.participant_id OPERATOR(pg_catalog.=) pa.participant_id
+    JOIN outreach.activity act
+      ON act.controller_id OPERATOR(pg_catalog.=) att.controller_id
+     AND act.activity_id OPERATOR(pg_catalog.=) att.activity_id
+    WHERE pa.controller_id OPERATOR(pg_catalog.=) ANY (ids)
+      AND pa.withdrawn_at IS NULL AND pa.restricted_at IS NULL
+  ), banded AS (
+    SELECT e.controller_id, e.participant_id, e.year, e.activity_type, m.measure, m.band
+    FROM engaged e
+    CROSS JOIN LATERAL (VALUES ('polar4', e.polar4_quintile), ('tundra_msoa', e.tundra_msoa_quintile),
+                               ('tundra_lsoa', e.tundra_lsoa_quintile), ('imd2019', e.imd2019_decile),
+                               ('imd2025', e.imd2025_decile), ('wimd', e.wimd_decile), ('simd', e.simd_decile),
+                               ('nimdm', e.nimdm_decile)) AS m(measure, band)
+  ), cells AS (
+    SELECT b.controller_id, b.year, coalesce(b.activity_type, '(all)') AS activity_type, b.measure,
+           coalesce(b.band::text, 'not known') AS band, count(DISTINCT b.participant_id) AS n
+    FROM banded b
+    GROUP BY GROUPING SETS ((b.controller_id, b.year, b.activity_type, b.measure, b.band),
+                            (b.controller_id, b.year, b.measure, b.band))
+  ), with_base AS (
+    SELECT c.*, sum(c.n) OVER w::bigint AS base,
+           bool_or(c.band OPERATOR(pg_catalog.<>) 'not known') OVER w AS measured
+    FROM cells c
+    WINDOW w AS (PARTITION BY c.controller_id, c.year, c.activity_type, c.measure)
+  )
+  SELECT w.controller_id, ctl.code::text, outreach.academic_year_label(w.year), w.activity_type, w.measure, w.band,
+         outreach.sdc_count(w.n, policy), outreach.sdc_percent(w.n, w.base, policy),
+         outreach.sdc_marker(w.n, w.base, policy)
+  FROM with_base w
+  JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) w.controller_id
+  WHERE w.measured;   -- a measure none of the group's postcodes has (SIMD for an English member) is left out
+END
+$$;
+COMMENT ON FUNCTION outreach.report_reach_by_area(text) IS
+  'participants reached per member, academic year, activity type and band of each neighbourhood measure, under a disclosure policy (hesa, ofs)';
+REVOKE EXECUTE ON FUNCTION outreach.report_reach_by_area(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.report_reach_by_area(text)
+  TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
+
+CREATE OR REPLACE VIEW outreach.reach_by_area WITH (security_barrier = true) AS
+SELECT r.controller_id, r.controller_code, r.academic_year, r.activity_type, r.measure, r.band,
+       r.participants, r.percent, r.marker
+FROM outreach.report_reach_by_area('hesa') r;
+COMMENT ON VIEW outreach.reach_by_area IS
+  'participants reached per member, academic year, activity type and neighbourhood band, HESA rounding and suppression (report_reach_by_area(''ofs'') for the OfS convention)';
+COMMENT ON COLUMN outreach.reach_by_area.academic_year IS 'academic year of the attendance, e.g. 2025/26';
+COMMENT ON COLUMN outreach.reach_by_area.activity_type IS 'activity type, or (all): each participant once across types';
+COMMENT ON COLUMN outreach.reach_by_area.measure IS 'polar4, tundra_msoa, tundra_lsoa (quintiles), imd2019, imd2025 (deciles)';
+COMMENT ON COLUMN outreach.reach_by_area.band IS 'quintile or decile (1: least participation / most deprived), or not known';
+COMMENT ON COLUMN outreach.reach_by_area.participants IS 'participants reached, rounded (HESA: nearest 5, 0-2 shown as 0)';
+COMMENT ON COLUMN outreach.reach_by_area.percent IS 'share of the year''s and type''s participants in this band, from unrounded counts; NULL when suppressed';
+COMMENT ON COLUMN outreach.reach_by_area.marker IS 'why a figure is suppressed (HESA ..; OfS [low], [DPL], [DPH]); NULL when shown';
+REVOKE ALL ON outreach.reach_by_area FROM PUBLIC;
+GRANT SELECT ON outreach.reach_by_area TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;

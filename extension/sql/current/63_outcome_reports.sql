@@ -1,0 +1,163 @@
+-- Outcome reports: what became of participants (progression to HE, applications, KS4/KS5
+-- results, continuation) by activity type, intensity and cohort, against the member's whole
+-- participant population; and what each recipient returned (progression_summary). Both under
+-- the disclosure policy, computed behind a function boundary (see 62_area_reports.sql), and
+-- never counting a withdrawn or restricted participant.
+
+-- A participant's cohort is their Expected HE Entry Year (the override where the member set
+-- one); intensity is how many distinct activities they attended, of the row's type ('(all)':
+-- of any type). The row with activity_type '(all participants)' is the member's whole
+-- population of the cohort, attended or not: the comparison group.
+CREATE OR REPLACE FUNCTION outreach.report_outcomes(policy text DEFAULT 'hesa')
+RETURNS TABLE (controller_id int, controller_code text, cohort int, activity_type text, intensity text,
+               outcome text, participants bigint, with_outcome bigint, percent numeric, marker text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+SET search_path = pg_catalog, outreach, pg_temp
+AS $$
+DECLARE
+  ids int[] := outreach.report_controller_ids();
+BEGIN
+  PERFORM outreach.sdc_count(0, policy);   -- an unknown policy stops here (42704), before any work
+  RETURN QUERY
+  WITH people AS (
+    SELECT p.controller_id, p.participant_id,
+           coalesce(p.he_entry_year_override, outreach.expected_he_entry_year(p.date_of_birth, pol.nation)) AS cohort
+    FROM outreach.participant p
+    JOIN outreach.retention_policy pol ON pol.controller_id OPERATOR(pg_catalog.=) p.controller_id
+    WHERE p.controller_id OPERATOR(pg_catalog.=) ANY (ids)
+      AND p.withdrawn_at IS NULL AND p.restricted_at IS NULL
+  ), groups AS (
+    -- (participant, activity type, intensity band): one row per type attended, one for '(all)'
+    -- types, and one for the whole population.
+    SELECT g.controller_id, g.participant_id, g.activity_type,
+           CASE WHEN g.activities IS NULL THEN '(any)' WHEN g.activities = 1 THEN '1'
+                WHEN g.activities <= 3 THEN '2-3' ELSE '4+' END AS intensity
+    FROM (
+      SELECT att.controller_id, att.participant_id, coalesce(act.activity_type, '(all)') AS activity_type,
+             count(DISTINCT att.activity_id) AS activities
+      FROM outreach.attendance att
+      JOIN outreach.activity act
+        ON act.controller_id OPERATOR(pg_catalog.=) att.controller_id
+       AND act.activity_id OPERATOR(pg_catalog.=) att.activity_id
+      WHERE att.controller_id OPERATOR(pg_catalog.=) ANY (ids)
+      GROUP BY GROUPING SETS ((att.controller_id, att.participant_id, act.activity_type),
+                              (att.controller_id, att.participant_id))
+      UNION ALL
+      SELECT pe.controller_id, pe.participant_id, '(all participants)', NULL FROM people pe
+    ) g
+  ), outcomes AS (
+    SELECT DISTINCT b.controller_id, u.participant_id, u.outcome
+    FROM outreach.outcome_block b
+    CROSS JOIN LATERAL unnest(b.participant_ids, b.outcomes) AS u(participant_id, outcome)
+    WHERE b.controller_id OPERATOR(pg_catalog.=) ANY (ids)
+  ), kinds AS (
+    SELECT k.outcome FROM unnest(ARRAY['he_entry', 'he_application', 'ks4', 'ks5', 'continuation']) AS k(outcome)
+  ), cells AS (
+    SELECT pe.controller_id, pe.cohort, g.activity_type, g.intensity, k.outcome,
+           count(*) AS base, count(o.participant_id) AS n
+    FROM people pe
+    JOIN groups g ON g.controller_id OPERATOR(pg_catalog.=) pe.controller_id
+                 AND g.participant_id OPERATOR(pg_catalog.=) pe.participant_id
+    CROSS JOIN kinds k
+    LEFT JOIN outcomes o ON o.controller_id OPERATOR(pg_catalog.=) pe.controller_id
+                        AND o.participant_id OPERATOR(pg_catalog.=) pe.participant_id
+                        AND o.outcome OPERATOR(pg_catalog.=) k.outcome
+    GROUP BY GROUPING SETS ((pe.controller_id, pe.cohort, g.activity_type, g.intensity, k.outcome),
+                            (pe.controller_id, pe.cohort, g.activity_type, k.outcome))
+  )
+  SELECT c.controller_id, ctl.code::text, c.cohort, c.activity_type, coalesce(c.intensity, '(any)'), c.outcome,
+         outreach.sdc_count(c.base, policy), outreach.sdc_count(c.n, policy),
+         outreach.sdc_percent(c.n, c.base, policy), outreach.sdc_marker(c.n, c.base, policy)
+  FROM cells c
+  JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) c.controller_id
+  WHERE c.intensity IS NOT NULL OR c.activity_type OPERATOR(pg_catalog.<>) '(all participants)';
+END
+$$;
+COMMENT ON FUNCTION outreach.report_outcomes(text) IS
+  'participants with each outcome per member, cohort, activity type and intensity, against the whole participant population, under a disclosure policy (hesa, ofs)';
+REVOKE EXECUTE ON FUNCTION outreach.report_outcomes(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.report_outcomes(text)
+  TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
+
+CREATE OR REPLACE VIEW outreach.outcomes_by_activity WITH (security_barrier = true) AS
+SELECT r.controller_id, r.controller_code, r.cohort, r.activity_type, r.intensity, r.outcome,
+       r.participants, r.with_outcome, r.percent, r.marker
+FROM outreach.report_outcomes('hesa') r;
+COMMENT ON VIEW outreach.outcomes_by_activity IS
+  'progression to HE, HE applications, KS4/KS5 results and continuation per member, cohort, activity type and intensity, HESA rounding and suppression';
+COMMENT ON COLUMN outreach.outcomes_by_activity.cohort IS 'Expected HE Entry Year (the member''s override where set)';
+COMMENT ON COLUMN outreach.outcomes_by_activity.activity_type IS 'activity type attended, (all) for any type, (all participants) for the member''s whole population of the cohort';
+COMMENT ON COLUMN outreach.outcomes_by_activity.intensity IS 'distinct activities attended (of the type): 1, 2-3, 4+, or (any)';
+COMMENT ON COLUMN outreach.outcomes_by_activity.outcome IS 'he_entry, he_application, ks4, ks5 or continuation (a record returned by a linkage recipient)';
+COMMENT ON COLUMN outreach.outcomes_by_activity.participants IS 'participants in the group, rounded';
+COMMENT ON COLUMN outreach.outcomes_by_activity.with_outcome IS 'of them, those with the outcome, rounded';
+COMMENT ON COLUMN outreach.outcomes_by_activity.percent IS 'with_outcome as a share of participants, from unrounded counts; NULL when suppressed';
+COMMENT ON COLUMN outreach.outcomes_by_activity.marker IS 'why the percentage is suppressed; NULL when shown';
+REVOKE ALL ON outreach.outcomes_by_activity FROM PUBLIC;
+GRANT SELECT ON outreach.outcomes_by_activity TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
+
+-- Per member and recipient: participants with each kind of outcome returned, how many were
+-- sent, and the mean of numeric values, rounded and suppressed by the policy.
+CREATE OR REPLACE FUNCTION outreach.report_progression(policy text DEFAULT 'hesa')
+RETURNS TABLE (controller_id int, controller_code text, recipient text, outcome text, academic_year int,
+               measure text, participants bigint, participants_sent bigint, mean_value numeric)
+LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+SET search_path = pg_catalog, outreach, pg_temp
+AS $$
+DECLARE
+  ids int[] := outreach.report_controller_ids();
+BEGIN
+  PERFORM outreach.sdc_count(0, policy);
+  RETURN QUERY
+  WITH counted AS (
+    SELECT p.controller_id, p.participant_id FROM outreach.participant p
+    WHERE p.controller_id OPERATOR(pg_catalog.=) ANY (ids) AND p.withdrawn_at IS NULL AND p.restricted_at IS NULL
+  ), sent AS (
+    SELECT d.controller_id, d.recipient, count(DISTINCT u.participant_id) AS n
+    FROM outreach.disclosure_block d
+    CROSS JOIN LATERAL unnest(d.participant_ids) AS u(participant_id)
+    JOIN counted c ON c.controller_id OPERATOR(pg_catalog.=) d.controller_id
+                  AND c.participant_id OPERATOR(pg_catalog.=) u.participant_id
+    WHERE d.controller_id OPERATOR(pg_catalog.=) ANY (ids)
+    GROUP BY d.controller_id, d.recipient
+  ), facts AS (
+    SELECT b.controller_id, b.recipient, u.participant_id, u.outcome, u.academic_year, u.measure,
+           CASE WHEN u.value ~ '^\s*-?[0-9]{1,9}(\.[0-9]{1,6})?\s*$' THEN u.value::numeric END AS value
+    FROM outreach.outcome_block b
+    CROSS JOIN LATERAL unnest(b.participant_ids, b.outcomes, b.academic_years, b.measures, b.outcome_values)
+      AS u(participant_id, outcome, academic_year, measure, value)
+    JOIN counted c ON c.controller_id OPERATOR(pg_catalog.=) b.controller_id
+                  AND c.participant_id OPERATOR(pg_catalog.=) u.participant_id
+    WHERE b.controller_id OPERATOR(pg_catalog.=) ANY (ids)
+  ), cells AS (
+    SELECT f.controller_id, f.recipient, f.outcome, f.academic_year, f.measure,
+           count(DISTINCT f.participant_id) AS n, sum(f.value) AS total, count(f.value) AS valued
+    FROM facts f
+    GROUP BY f.controller_id, f.recipient, f.outcome, f.academic_year, f.measure
+  )
+  SELECT c.controller_id, ctl.code::text, c.recipient::text, c.outcome::text, c.academic_year, c.measure::text,
+         outreach.sdc_count(c.n, policy), outreach.sdc_count(coalesce(s.n, 0), policy),
+         round(outreach.sdc_mean(c.total, c.valued, policy), 2)
+  FROM cells c
+  JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) c.controller_id
+  LEFT JOIN sent s ON s.controller_id OPERATOR(pg_catalog.=) c.controller_id
+                  AND s.recipient OPERATOR(pg_catalog.=) c.recipient;
+END
+$$;
+COMMENT ON FUNCTION outreach.report_progression(text) IS
+  'per member and recipient: participants with each outcome (kind, year, measure), how many were sent, the numeric mean, under a disclosure policy';
+REVOKE EXECUTE ON FUNCTION outreach.report_progression(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.report_progression(text)
+  TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
+
+CREATE OR REPLACE VIEW outreach.progression_summary WITH (security_barrier = true) AS
+SELECT r.controller_id, r.controller_code, r.recipient, r.outcome, r.academic_year, r.measure,
+       r.participants, r.participants_sent, r.mean_value
+FROM outreach.report_progression('hesa') r;
+REVOKE ALL ON outreach.progression_summary FROM PUBLIC;
+GRANT SELECT ON outreach.progression_summary TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
+COMMENT ON VIEW outreach.progression_summary IS
+  'per member: participants with each outcome (recipient, kind, year, measure), the numeric mean, and how many were sent; HESA rounding and suppression';
+COMMENT ON COLUMN outreach.progression_summary.participants IS 'participants with the outcome, rounded (HESA: nearest 5, 0-2 shown as 0)';
+COMMENT ON COLUMN outreach.progression_summary.participants_sent IS 'participants sent to the recipient, rounded';
+COMMENT ON COLUMN outreach.progression_summary.mean_value IS 'mean of the numeric values; NULL when 7 or fewer or none is numeric';
