@@ -187,6 +187,12 @@ std::string round_decimal(const Decimal &x, Policy p) {
 	return to_string(parse_decimal(digits, "value"));
 }
 
+std::optional<std::string> publish_decimal(const Decimal &x, Policy p) {
+	if (p == Policy::ofs && compare(x, two) <= 0)
+		return std::nullopt;
+	return round_decimal(x, p);
+}
+
 const char *percent_marker(const Decimal &part, const Decimal &base, Policy p) {
 	if (base.integer.empty() && base.fraction.empty())
 		invalid("base of a percentage must be greater than 0");
@@ -215,6 +221,8 @@ Interval true_range(const Published &cell, Policy p) {
 }
 
 std::vector<Interval> consistent_values(const std::vector<std::int64_t> &parts, Policy p) {
+	if (parts.empty())
+		invalid("a table needs at least one part");
 	__int128 total = 0;
 	std::vector<Interval> own;
 	own.reserve(parts.size() + 1);

@@ -77,6 +77,8 @@ std::string to_string(const Decimal &d);
 
 // floor(x / base + 0.5) * base, as decimal digits (so under HESA every x < 2.5 gives "0").
 std::string round_decimal(const Decimal &x, Policy p);
+// A published fractional count: round_decimal(), or nullopt when suppressed (OfS: x <= 2).
+std::optional<std::string> publish_decimal(const Decimal &x, Policy p);
 // Whether a percentage of fractional part and base is shown, with the checks of the integer
 // form; the marker is as percent_marker() (nullptr when shown).
 const char *percent_marker(const Decimal &part, const Decimal &base, Policy p);
@@ -95,7 +97,8 @@ std::vector<Interval> consistent_values(const std::vector<std::int64_t> &parts, 
 
 // False when publishing the rounded total beside the parts' published values would let
 // someone pin a part or the total to a single true value; the total must then be suppressed
-// (secondary suppression). Throws 22023 for a negative part.
+// (secondary suppression). Throws 22023 for a negative part or no parts, 22003 when the sum
+// does not fit an int64.
 bool total_publishable(const std::vector<std::int64_t> &parts, Policy p);
 
 }  // namespace outreach::disclosure
