@@ -251,7 +251,9 @@ FROM (VALUES
   ($$SELECT outreach.retention_due_on(true, true, true, pg_catalog.date '2008-01-02', pg_catalog.date '2024-01-01', NULL, NULL, NULL,
                                       15, 7, 15, 'england', pg_catalog.date '2024-06-01')$$),
   ($$SELECT count(*) FROM outreach.participant p JOIN outreach.retention_policy pol USING (controller_id)
-     WHERE outreach.participant_due_on(p, pol, pg_catalog.date '2024-06-01') IS NOT NULL$$)
+     WHERE outreach.participant_due_on(p, pol, pg_catalog.date '2024-06-01') IS NOT NULL$$),
+  ($$SELECT outreach.sdc_count(7) OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) outreach.sdc_percent(3, 30, 'ofs')
+            OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) outreach.sdc_marker(1, 22)$$)
 ) AS t(q);
 
 -- attack 71: changes under both hostile paths fire every trigger: default controller,

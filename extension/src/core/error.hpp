@@ -10,6 +10,7 @@ namespace outreach {
 namespace sqlstate {
 inline constexpr const char *invalid_text_representation = "22P02";
 inline constexpr const char *invalid_parameter_value = "22023";
+inline constexpr const char *null_value_not_allowed = "22004";
 inline constexpr const char *invalid_binary_representation = "22P03";
 inline constexpr const char *datetime_field_overflow = "22008";
 inline constexpr const char *string_data_right_truncation = "22001";
