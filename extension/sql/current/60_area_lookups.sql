@@ -216,6 +216,8 @@ GRANT SELECT ON outreach.postcode_geography, outreach.polar4_area, outreach.tund
 SELECT pg_catalog.pg_extension_config_dump('outreach.area_lookup_header', 'WHERE NOT shipped');
 SELECT pg_catalog.pg_extension_config_dump('outreach.area_lookup_load', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.area_lookup_load', 'load_id')::pg_catalog.regclass, '');
+-- (the stage ids' sequence too, so that a restored database does not hand out ids again)
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.area_lookup_stage', 'stage_id')::pg_catalog.regclass, '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.postcode_geography', '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.polar4_area', '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.tundra_area', '');
@@ -334,7 +336,7 @@ BEGIN
     INTO positions, geography, problems
   FROM fields x;
   IF problems IS NOT NULL THEN
-    RAISE EXCEPTION 'file "%" does not have the header of a % file: %; found "%"',
+    RAISE EXCEPTION 'file "%" does not have the header of an area look-up of kind %: %; found "%"',
                     coalesce(file_name, '(unnamed)'), kind, problems, left(outreach.csv_record(header), 2000)
       USING ERRCODE = '22P04', HINT = 'Nothing was loaded. outreach.area_lookup_header lists the accepted names; '
                                       'a renamed column of a new edition is one INSERT there.';

@@ -190,6 +190,8 @@ CREATE INDEX area_lookup_stage_error_line ON outreach.area_lookup_stage_error (s
 SELECT pg_catalog.pg_extension_config_dump('outreach.area_lookup_header', 'WHERE NOT shipped');
 SELECT pg_catalog.pg_extension_config_dump('outreach.area_lookup_load', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.area_lookup_load', 'load_id')::pg_catalog.regclass, '');
+-- (the stage ids' sequence too, so that a restored database does not hand out ids again)
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.area_lookup_stage', 'stage_id')::pg_catalog.regclass, '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.postcode_geography', '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.polar4_area', '');
 SELECT pg_catalog.pg_extension_config_dump('outreach.tundra_area', '');
