@@ -80,12 +80,12 @@ python3 - "$work/report_def.sql" "$work/report_raw_def.sql" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 raw = text.replace('outreach.report_reach_by_area(', 'public.bench_reach_raw(', 1)
-raw, n = re.subn(r'outreach\.sdc_(count|percent|marker)\(([^,()]+)(, [^,()]+)?, policy\)',
+raw, n = re.subn(r'outreach\.sdc_(count|percent|marker|count_marker)\(([^,()]+)(, [^,()]+)?, policy\)',
                  lambda m: {'count': m.group(2),
                             'percent': f'round(100.0 * {m.group(2)} / nullif({(m.group(3) or ", 0")[2:]}, 0), 1)',
-                            'marker': 'NULL::text'}[m.group(1)], raw)
-if n != 3 or 'outreach.sdc_' in raw.split('RETURN QUERY', 1)[1]:
-    sys.exit(f'bench: expected the three disclosure calls of report_reach_by_area, replaced {n}')
+                            'marker': 'NULL::text', 'count_marker': 'NULL::text'}[m.group(1)], raw)
+if n != 4 or 'outreach.sdc_' in raw.split('RETURN QUERY', 1)[1]:
+    sys.exit(f'bench: expected the four disclosure calls of report_reach_by_area, replaced {n}')
 open(sys.argv[2], 'w').write(raw)
 PY
 psql -X -q -f "$work/report_raw_def.sql" -c "GRANT EXECUTE ON FUNCTION public.bench_reach_raw(text) TO bench_analyst" >/dev/null

@@ -98,7 +98,7 @@ BEGIN
   )
   SELECT w.controller_id, ctl.code::text, outreach.academic_year_label(w.year), w.activity_type, w.measure, w.band,
          outreach.sdc_count(w.n, policy), outreach.sdc_percent(w.n, w.base, policy),
-         outreach.sdc_marker(w.n, w.base, policy)
+         coalesce(outreach.sdc_count_marker(w.n, policy), outreach.sdc_marker(w.n, w.base, policy))
   FROM with_base w
   JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) w.controller_id
   WHERE w.measured;   -- a measure none of the group's postcodes has (SIMD for an English member) is left out

@@ -67,7 +67,7 @@ BEGIN
   )
   SELECT c.controller_id, ctl.code::text, c.cohort, c.activity_type, coalesce(c.intensity, '(any)'), c.outcome,
          outreach.sdc_count(c.base, policy), outreach.sdc_count(c.n, policy),
-         outreach.sdc_percent(c.n, c.base, policy), outreach.sdc_marker(c.n, c.base, policy)
+         outreach.sdc_percent(c.n, c.base, policy), coalesce(outreach.sdc_count_marker(c.n, policy), outreach.sdc_marker(c.n, c.base, policy))
   FROM cells c
   JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) c.controller_id
   WHERE c.intensity IS NOT NULL OR c.activity_type OPERATOR(pg_catalog.<>) '(all participants)';
@@ -92,7 +92,7 @@ COMMENT ON COLUMN outreach.outcomes_by_activity.outcome IS 'he_entry, he_applica
 COMMENT ON COLUMN outreach.outcomes_by_activity.participants IS 'participants in the group, rounded';
 COMMENT ON COLUMN outreach.outcomes_by_activity.with_outcome IS 'of them, those with the outcome, rounded';
 COMMENT ON COLUMN outreach.outcomes_by_activity.percent IS 'with_outcome as a share of participants, from unrounded counts; NULL when suppressed';
-COMMENT ON COLUMN outreach.outcomes_by_activity.marker IS 'why the percentage is suppressed; NULL when shown';
+COMMENT ON COLUMN outreach.outcomes_by_activity.marker IS 'why a figure is suppressed (HESA .., OfS [DPL], [DPH], [low], [none]); NULL when shown';
 REVOKE ALL ON outreach.outcomes_by_activity FROM PUBLIC;
 GRANT SELECT ON outreach.outcomes_by_activity TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
 
