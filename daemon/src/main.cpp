@@ -6,6 +6,7 @@
 #include "core/zone.hpp"
 #include "http/server.hpp"
 #include "import_outcomes.hpp"
+#include "load_reference.hpp"
 #include "jobs/runner.hpp"
 #include "listener.hpp"
 #include "log.hpp"
@@ -33,6 +34,11 @@ constexpr const char* usage = R"(Usage:
   outreachd [--config FILE] import-outcomes --recipient NAME FILE
                                                 import an outcome file a recipient returned;
                                                 lines not imported are listed on stdout
+  outreachd [--config FILE] load-reference --kind onspd|polar4|tundra|imd
+            [--vintage YYYY] [--index imd|wimd|simd|nimdm] FILE
+                                                load a neighbourhood look-up file as published
+                                                (docs/area_lookups.md); lines not loaded are
+                                                listed on stdout
   outreachd [--config FILE] --check-config      check the configuration and exit
   outreachd [--config FILE] webhook-secret CODE print the webhook secret of member CODE
   outreachd --help | --version
@@ -42,8 +48,8 @@ Without --config the defaults apply and the database is found through libpq's en
 .pgpass file or a service file, never on the command line or in the configuration.
 
 Signals: SIGTERM/SIGINT finish the current batch and exit 0; SIGHUP reloads the configuration.
-Exit codes: 0 success, 1 failure, 2 bad usage or configuration, 3 import-outcomes left some
-lines out (listed), 75 another daemon holds the job.
+Exit codes: 0 success, 1 failure (a file refused whole), 2 bad usage or configuration,
+3 import-outcomes or load-reference left some lines out (listed), 75 another daemon holds the job.
 Documentation: docs/outreachd.md
 )";
 
@@ -52,6 +58,7 @@ struct Args {
   std::string command = "run";
   std::string job;
   JobOptions options;
+  ReferenceLoad reference;
   bool check_config = false;
 };
 
@@ -88,6 +95,12 @@ Args parse_args(int argc, char** argv) {
       a.options.recipient = value("--recipient");
     } else if (is("--output-dir")) {
       a.options.output_dir = value("--output-dir");
+    } else if (is("--kind")) {
+      a.reference.kind = value("--kind");
+    } else if (is("--vintage")) {
+      a.reference.vintage = value("--vintage");
+    } else if (is("--index")) {
+      a.reference.index = value("--index");
     } else if (!arg.empty() && arg[0] == '-') {
       usage_error("unknown option '" + arg + "'");
     } else {
@@ -104,12 +117,18 @@ Args parse_args(int argc, char** argv) {
     if (positional.size() != 2) usage_error("import-outcomes needs one FILE");
     if (!a.options.recipient) usage_error("import-outcomes needs --recipient NAME");
     a.job = positional[1];
+  } else if (a.command == "load-reference") {
+    if (positional.size() != 2) usage_error("load-reference needs one FILE");
+    if (a.reference.kind.empty()) usage_error("load-reference needs --kind onspd, polar4, tundra or imd");
+    a.reference.path = positional[1];
   } else if (a.command == "webhook-secret") {
     if (positional.size() != 2) usage_error("webhook-secret needs a member code");
     a.job = positional[1];
   } else {
     usage_error("unknown command '" + a.command + "'");
   }
+  if (a.command != "load-reference" && (!a.reference.kind.empty() || a.reference.vintage || a.reference.index))
+    usage_error("--kind, --vintage and --index apply to load-reference");
   if (a.options.as_of && a.job != "sweep") usage_error("--as-of applies to run-once sweep only");
   if ((a.options.recipient || a.options.output_dir) && a.job != "export" && a.command != "import-outcomes")
     usage_error("--recipient and --output-dir apply to run-once export (and --recipient to import-outcomes)");
@@ -186,6 +205,13 @@ int run_main(int argc, char** argv) {
     int code = 1;
     asio::co_spawn(io, [&]() -> awaitable<void> { code = co_await import_outcomes(rt, *args.options.recipient, args.job); },
                    asio::detached);
+    io.run();
+    return code;
+  }
+
+  if (args.command == "load-reference") {
+    int code = 1;
+    asio::co_spawn(io, [&]() -> awaitable<void> { code = co_await load_reference(rt, args.reference); }, asio::detached);
     io.run();
     return code;
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # outreachd's integration and fault tests: each scenario on its own throwaway cluster (ports
-# 55471-55476, plus OUTREACH_PORT_OFFSET), one after another. Prints the scenarios' "ok ..." / "FAILED ..." lines and exits
+# 55471-55477, plus OUTREACH_PORT_OFFSET), one after another. Prints the scenarios' "ok ..." / "FAILED ..." lines and exits
 # non-zero when one failed (a scenario that dies before reporting counts as a failure).
 #   tests/daemon/run.sh [SCENARIO ...]     (default: all; e.g. run.sh kill9_trials)
 # Needs the extension and outreachd installed (make install) and runs as root (clusters as the
@@ -8,7 +8,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(config_and_startup webhook_faults webhook_policy pg_restart two_daemons kill9_trials)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(config_and_startup webhook_faults webhook_policy pg_restart two_daemons kill9_trials load_reference)
 out=$(mktemp "${TMPDIR:-/tmp}/outreachd-tests.XXXXXX")
 trap 'rm -f "$out"' EXIT
 rc=0
