@@ -41,8 +41,8 @@ awaitable<int> load_reference(Runtime& rt, const ReferenceLoad& load) {
     std::vector<pg::Param> stage_params;
     stage_params.emplace_back(load.kind);
     stage_params.emplace_back(file_name);
-    stage_params.push_back(load.vintage ? pg::Param(*load.vintage) : pg::Param(std::nullopt));
-    stage_params.push_back(load.index ? pg::Param(*load.index) : pg::Param(std::nullopt));
+    stage_params.emplace_back(load.vintage);
+    stage_params.emplace_back(load.index);
     auto staged = co_await db.query("SELECT outreach.area_lookup_stage($1, $2, $3, $4)", stage_params, timeout);
     const std::string stage_id(staged.scalar());
 

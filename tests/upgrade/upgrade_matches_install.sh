@@ -14,6 +14,7 @@ psql -X -q -c "DROP DATABASE IF EXISTS upgrade_fresh" -c "CREATE DATABASE upgrad
 psql -X -q -d upgrade_fresh -c "CREATE EXTENSION outreach"
 psql -X -q -d upgrade_fresh -f "$here/catalog.sql" > "$work/fresh.txt"
 latest=$(sed -n '1s/^version|//p' "$work/fresh.txt")
+[ -n "$latest" ] || { echo "FAILED upgrade: no fresh install to compare with (is the server running?)"; exit 1; }
 
 # Every earlier version is a starting point (PostgreSQL installs it from the first version's
 # script and the deltas when it has no full script of its own).
@@ -21,7 +22,10 @@ versions=$(ls "$sharedir" | sed -n 's/^outreach--\([0-9.]*\)\(--[0-9.]*\)\{0,1\}
 for v in $versions; do
   [ "$v" != "$latest" ] || continue
   psql -X -q -c "DROP DATABASE IF EXISTS upgrade_from" -c "CREATE DATABASE upgrade_from" 2>/dev/null
-  psql -X -q -d upgrade_from -c "CREATE EXTENSION outreach VERSION '$v'" -c "ALTER EXTENSION outreach UPDATE"
+  if ! psql -X -q -v ON_ERROR_STOP=1 -d upgrade_from -c "CREATE EXTENSION outreach VERSION '$v'" \
+         -c "ALTER EXTENSION outreach UPDATE" > "$work/update.log" 2>&1; then
+    echo "FAILED upgrade: $v -> $latest: the update stopped:"; tail -5 "$work/update.log"; failed=1
+  fi
   psql -X -q -d upgrade_from -f "$here/catalog.sql" > "$work/upgraded.txt"
   if diff -u "$work/fresh.txt" "$work/upgraded.txt" > "$work/diff.txt"; then
     echo "ok upgrade: $v -> $latest leaves the same catalogue as a fresh install"

@@ -34,6 +34,7 @@ struct Param {
   std::optional<std::string> value;  // nullopt: SQL NULL
   bool binary = false;               // e.g. a bytea sent as raw bytes
   Param(std::nullopt_t) {}
+  Param(std::optional<std::string> v) : value(std::move(v)) {}
   Param(std::string v, bool bin = false) : value(std::move(v)), binary(bin) {}
   Param(const char* v) : value(std::string(v)) {}
   Param(std::int64_t v) : value(std::to_string(v)) {}
