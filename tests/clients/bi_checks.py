@@ -25,11 +25,15 @@ ALLOWED_RELATIONS = {
     "activity_type", "institution", "controller", "controller_role",
     "postcode_geography", "polar4_area", "tundra_area", "deprivation_area", "area_lookup_load",
     "area_lookup_field", "area_lookup_header",
+    # configuration without personal data: linkage recipients and the member's retention policy
+    "recipient", "recipient_definition", "recipient_layout", "recipient_layout_column", "retention_policy",
+    # retention counts, rounded for a role that reads no rows (checked below)
+    "retention_summary", "retention_forecast",
 }
 # SECURITY DEFINER functions it may execute: each returns aggregates or its own access.
 ALLOWED_DEFINER_FUNCTIONS = {
     "report_reach_by_area", "report_outcomes", "report_progression", "report_controller_ids",
-    "my_controller_ids", "default_controller_id",
+    "my_controller_ids", "default_controller_id", "retention_summary_rows", "retention_forecast_rows",
 }
 # Per-person relations and functions, each tried directly.
 PERSONAL = [
@@ -110,6 +114,14 @@ check("every count in reach_by_area is rounded to a multiple of 5",
 rows, state = query("SELECT participants, with_outcome FROM outreach.outcomes_by_activity")
 check("every count in outcomes_by_activity is rounded to a multiple of 5",
       bool(rows) and all(a % 5 == 0 and b % 5 == 0 for a, b in rows), f"SQLSTATE {state}")
+
+rows, state = query("SELECT participants FROM outreach.retention_summary UNION ALL "
+                    "SELECT participants FROM outreach.retention_forecast")
+if kind == "analyst":  # its member's 3 participants: exact for readers, rounded (to 0) for it
+    check("every count in retention_summary and retention_forecast is rounded to a multiple of 5",
+          bool(rows) and all(r[0] % 5 == 0 for r in rows), f"SQLSTATE {state}, counts {sorted({r[0] for r in rows or []})}")
+else:
+    check("retention_summary and retention_forecast refused with 42501", state == "42501", f"got SQLSTATE {state}")
 
 _, state = query("SELECT * FROM outreach.report_reach_by_area('no_such_policy')")
 check("an unknown disclosure policy is refused with 42704", state == "42704", f"got SQLSTATE {state}")

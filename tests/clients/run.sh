@@ -10,7 +10,10 @@
 # and checks, in its own session: it is that member; it sees exactly its own controller's
 # participants (count and names); it may insert for its own controller (rolled back); inserting
 # with the other controller's controller_id fails with SQLSTATE 42501; selecting the
-# special-category column ethnicity fails with 42501.
+# special-category column ethnicity fails with 42501. Then two BI logins (one in outreach_bi, one
+# analyst of clients_a) run bi_checks.py through psycopg2: from the catalog, everything they can
+# read or call is a disclosure-controlled aggregate or reference data, every per-person path is
+# refused with 42501, and the counts they see are rounded.
 # Prints one "ok clients: ..." or "FAILED clients: ..." line per check and exits non-zero when
 # any failed. Finally drops the database and every role it created (also the controllers'
 # outreach_clients_*_reader/_writer/_dpo/_analyst and, when this run created them, the

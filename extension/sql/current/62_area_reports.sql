@@ -101,7 +101,9 @@ BEGIN
          coalesce(outreach.sdc_count_marker(w.n, policy), outreach.sdc_marker(w.n, w.base, policy))
   FROM with_base w
   JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) w.controller_id
-  WHERE w.measured;   -- a measure none of the group's postcodes has (SIMD for an English member) is left out
+  -- A devolved index none of the group's postcodes has (SIMD for an English member) is left
+  -- out; England's measures always show, 'not known' when the look-ups are not loaded.
+  WHERE w.measured OR w.measure OPERATOR(pg_catalog.<>) ALL (ARRAY['wimd', 'simd', 'nimdm']);
 END
 $$;
 COMMENT ON FUNCTION outreach.report_reach_by_area(text) IS
