@@ -66,7 +66,7 @@ FROM outreach.participant p
 JOIN (SELECT controller_id, participant_id, min(attended_on) AS first_on FROM outreach.attendance
       WHERE controller_id = $member GROUP BY 1, 2) f
   ON f.controller_id = p.controller_id AND f.participant_id = p.participant_id
-LEFT JOIN outreach.postcode_geography g ON g.postcode = p.postcode
+LEFT JOIN outreach.postcode_geography g ON g.postcode OPERATOR(outreach.=) p.postcode
 LEFT JOIN outreach.polar4_area pm ON pm.geography = 'msoa11' AND pm.area_code = g.msoa11
 LEFT JOIN outreach.polar4_area pw ON pw.geography = 'ward' AND pw.area_code = g.ward
 WHERE p.controller_id = $member
@@ -79,12 +79,13 @@ psql -X -At -c "SELECT pg_get_functiondef('outreach.report_reach_by_area(text)':
 python3 - "$work/report_def.sql" "$work/report_raw_def.sql" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-raw = text.replace('outreach.report_reach_by_area(', 'public.bench_reach_raw(', 1)
-raw, n = re.subn(r'outreach\.sdc_(count|percent|marker|count_marker)\(([^,()]+)(, [^,()]+)?, policy\)',
+head, query = text.replace('outreach.report_reach_by_area(', 'public.bench_reach_raw(', 1).split('RETURN QUERY', 1)
+query, n = re.subn(r'outreach\.sdc_(count|percent|marker|count_marker)\(([^,()]+)(, [^,()]+)?, policy\)',
                  lambda m: {'count': m.group(2),
                             'percent': f'round(100.0 * {m.group(2)} / nullif({(m.group(3) or ", 0")[2:]}, 0), 1)',
-                            'marker': 'NULL::text', 'count_marker': 'NULL::text'}[m.group(1)], raw)
-if n != 4 or 'outreach.sdc_' in raw.split('RETURN QUERY', 1)[1]:
+                            'marker': 'NULL::text', 'count_marker': 'NULL::text'}[m.group(1)], query)
+raw = head + 'RETURN QUERY' + query
+if n != 4 or 'outreach.sdc_' in query:
     sys.exit(f'bench: expected the four disclosure calls of report_reach_by_area, replaced {n}')
 open(sys.argv[2], 'w').write(raw)
 PY

@@ -1,8 +1,8 @@
 -- Synthetic data for bench/reporting.sh: :controllers members, :participants participants with
 -- :per_participant attendances each, and neighbourhood look-ups of :postcodes postcodes (one in
--- fifty terminated, one in a hundred introduced only in 2024) in 4,000 wards, 7,000 MSOAs and
+-- fifty terminated in June 2022, one in a hundred introduced only in 2024) in 4,000 wards, 7,000 MSOAs and
 -- 33,000 LSOAs with POLAR4, TUNDRA and IMD 2019/2025 values. One participant in fifty has a
--- postcode the directory does not know. Loaded by the superuser with triggers off.
+-- postcode the directory does not know; postcodes are drawn by a hash of the participant id. Loaded by the superuser with triggers off.
 \set ON_ERROR_STOP on
 SET session_replication_role = replica;
 SET synchronous_commit = off;
@@ -24,8 +24,8 @@ SELECT postcode::outreach.uk_postcode,
        CASE WHEN i % 100 = 7 THEN date '2024-01-01' ELSE date '1980-01-01' END,
        CASE WHEN i % 50 = 3 THEN date '2022-06-01' END,
        'E92000001', 'E12000005', format('E0800%s', lpad((i % 300)::text, 4, '0')), format('E0500%s', lpad((i % 4000)::text, 4, '0')),
-       format('E0100%s', lpad((i % 33000)::text, 4, '0')), format('E0200%s', lpad((i % 7000)::text, 4, '0')),
-       format('E0101%s', lpad((i % 33500)::text, 4, '0')), format('E0201%s', lpad((i % 7200)::text, 4, '0')),
+       format('E010%s', lpad((i % 33000)::text, 5, '0')), format('E0200%s', lpad((i % 7000)::text, 4, '0')),
+       format('E011%s', lpad((i % 33500)::text, 5, '0')), format('E0201%s', lpad((i % 7200)::text, 4, '0')),
        1, 0, 1
 FROM pc;
 INSERT INTO outreach.polar4_area (geography, area_code, quintile, load_id)
@@ -33,11 +33,11 @@ SELECT 'ward', format('E0500%s', lpad(w::text, 4, '0')), 1 + w % 5, 1 FROM gener
 INSERT INTO outreach.tundra_area (geography, area_code, quintile, load_id)
 SELECT 'msoa11', format('E0200%s', lpad(m::text, 4, '0')), 1 + (m * 7) % 5, 1 FROM generate_series(0, 6999) AS m
 UNION ALL
-SELECT 'lsoa11', format('E0100%s', lpad(l::text, 4, '0')), 1 + (l * 3) % 5, 1 FROM generate_series(0, 32999) AS l;
+SELECT 'lsoa11', format('E010%s', lpad(l::text, 5, '0')), 1 + (l * 3) % 5, 1 FROM generate_series(0, 32999) AS l;
 INSERT INTO outreach.deprivation_area (deprivation_index, vintage, geography, area_code, decile, rank, load_id)
-SELECT 'imd', '2019', 'lsoa11', format('E0100%s', lpad(l::text, 4, '0')), 1 + l % 10, l + 1, 1 FROM generate_series(0, 32999) AS l
+SELECT 'imd', '2019', 'lsoa11', format('E010%s', lpad(l::text, 5, '0')), 1 + l % 10, l + 1, 1 FROM generate_series(0, 32999) AS l
 UNION ALL
-SELECT 'imd', '2025', 'lsoa21', format('E0101%s', lpad(l::text, 4, '0')), 1 + (l * 7) % 10, l + 1, 1 FROM generate_series(0, 33499) AS l;
+SELECT 'imd', '2025', 'lsoa21', format('E011%s', lpad(l::text, 5, '0')), 1 + (l * 7) % 10, l + 1, 1 FROM generate_series(0, 33499) AS l;
 
 INSERT INTO outreach.activity (controller_id, activity_id, activity_type, name, starts_on)
 OVERRIDING SYSTEM VALUE
@@ -48,11 +48,12 @@ FROM generate_series(1, :controllers) AS c, generate_series(1, 200) AS k,
 INSERT INTO outreach.participant (controller_id, participant_id, first_name, last_name, date_of_birth, postcode)
 OVERRIDING SYSTEM VALUE
 SELECT 1 + i % :controllers, i, 'F' || i, 'L' || (i % 50000), date '2004-01-01' + i % 2500,
-       CASE WHEN i % 50 = 11 THEN 'CR2 6XH'
+       CASE WHEN h % 50 = 11 THEN 'CR2 6XH'
             ELSE format('B%s %s%s%s', j % 99 + 1, (j / 99) % 10,
                         substr('ABDEFGHJLNPQRSTUWXYZ', (j / 990) % 20 + 1, 1),
                         substr('ABDEFGHJLNPQRSTUWXYZ', (j / 19800) % 20 + 1, 1)) END::outreach.uk_postcode
-FROM (SELECT i, (i * 7919) % :postcodes AS j FROM generate_series(1, :participants) AS i) AS g
+FROM (SELECT i, h, (h % :postcodes)::int AS j
+      FROM generate_series(1, :participants) AS i, LATERAL (SELECT abs(hashint8(i::bigint)::bigint) AS h) AS x) AS g
 ORDER BY 1 + i % :controllers, i;
 
 INSERT INTO outreach.attendance (controller_id, participant_id, activity_id, attended_on)

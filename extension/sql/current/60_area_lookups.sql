@@ -644,7 +644,9 @@ GRANT EXECUTE ON FUNCTION outreach.area_lookup_stage(text, text, text, text), ou
 -- Everything is schema-qualified, operators too, since the caller's search_path is in force.
 -- Months: a postcode counts as live during the whole month it was introduced and the whole
 -- month it was terminated (ONSPD gives months, not days).
-CREATE OR REPLACE FUNCTION outreach.area_profile(postcode text, as_of date)
+-- The typed form: a participant's postcode is already a valid uk_postcode, so a view over
+-- millions of them neither re-parses nor re-validates it (that was most of the view's time).
+CREATE OR REPLACE FUNCTION outreach.area_profile(postcode outreach.uk_postcode, as_of date)
 RETURNS TABLE (status text, reason text, introduced date, terminated date, country text, region text,
                local_authority text, ward text, lsoa11 text, msoa11 text, lsoa21 text, msoa21 text,
                polar4_quintile smallint, tundra_msoa_quintile smallint, tundra_lsoa_quintile smallint,
@@ -663,9 +665,7 @@ AS $$
          CASE WHEN st.ok THEN dw.decile END, CASE WHEN st.ok THEN dw.vintage END,
          CASE WHEN st.ok THEN ds.decile END, CASE WHEN st.ok THEN ds.vintage END,
          CASE WHEN st.ok THEN dn.decile END, CASE WHEN st.ok THEN dn.vintage END
-  FROM (SELECT pg_catalog.upper(pg_catalog.regexp_replace(area_profile.postcode, '\s', '', 'g')) AS squeezed,
-               CASE WHEN outreach.is_valid_postcode(area_profile.postcode)
-                    THEN outreach.uk_postcode(area_profile.postcode) END AS pc) AS p
+  FROM (SELECT area_profile.postcode AS pc) AS p
   LEFT JOIN outreach.postcode_geography g ON g.postcode OPERATOR(outreach.=) p.pc
   LEFT JOIN outreach.polar4_area pm
     ON pm.geography OPERATOR(pg_catalog.=) 'msoa11' AND pm.area_code OPERATOR(pg_catalog.=) g.msoa11
@@ -702,13 +702,11 @@ AS $$
            WHEN d.geography OPERATOR(pg_catalog.=) 'lsoa21' THEN g.lsoa21 ELSE g.lsoa11 END
     ORDER BY d.vintage DESC LIMIT 1) AS dn ON true
   CROSS JOIN LATERAL (SELECT CASE
-      WHEN p.squeezed IS NULL OR p.squeezed OPERATOR(pg_catalog.=) '' THEN 'no_postcode'
-      WHEN p.squeezed OPERATOR(pg_catalog.~~) 'ZZ99%' THEN 'hesa_unknown'
-      WHEN p.pc IS NULL THEN 'invalid_postcode'
+      WHEN p.pc IS NULL THEN 'no_postcode'
       WHEN g.postcode IS NULL AND outreach.postcode_area(p.pc) OPERATOR(pg_catalog.=) ANY (ARRAY['BX', 'BF'])
         THEN 'non_geographic'
       WHEN g.postcode IS NULL THEN 'unknown_postcode'
-      WHEN g.grid_quality OPERATOR(pg_catalog.=) 9 OR g.ward OPERATOR(pg_catalog.~) '^[A-Z]99999999$'
+      WHEN g.grid_quality OPERATOR(pg_catalog.=) 9 OR pg_catalog.substr(g.ward, 2) OPERATOR(pg_catalog.=) '99999999'
         THEN 'non_geographic'
       WHEN area_profile.as_of IS NULL THEN 'no_date'
       WHEN area_profile.as_of OPERATOR(pg_catalog.<) g.introduced THEN 'not_yet_introduced'
@@ -717,9 +715,6 @@ AS $$
       ELSE 'resolved' END AS status) AS s0
   CROSS JOIN LATERAL (SELECT s0.status OPERATOR(pg_catalog.=) 'resolved' AS ok, CASE
       WHEN s0.status OPERATOR(pg_catalog.=) 'no_postcode' THEN 'no postcode was given'
-      WHEN s0.status OPERATOR(pg_catalog.=) 'hesa_unknown'
-        THEN 'ZZ99 is the pseudo-postcode of an unknown or overseas address (HESA): no area'
-      WHEN s0.status OPERATOR(pg_catalog.=) 'invalid_postcode' THEN 'not a valid UK postcode'
       WHEN s0.status OPERATOR(pg_catalog.=) 'non_geographic'
         THEN 'a non-geographic postcode (PO box, large user, BFPO): no area'
       WHEN s0.status OPERATOR(pg_catalog.=) 'unknown_postcode' THEN 'the postcode is not in the ONS Postcode Directory loaded'
@@ -731,6 +726,40 @@ AS $$
         THEN pg_catalog.format('the postcode was terminated in %s, before %s',
                                pg_catalog.to_char(g.terminated, 'YYYY-MM'), area_profile.as_of)
       ELSE 'the postcode''s areas as they stood at the date' END AS reason) AS st
+$$;
+COMMENT ON FUNCTION outreach.area_profile(outreach.uk_postcode, date) IS
+  'the areas and measures of a postcode as it stood at a date (status resolved, or not_yet_introduced, '
+  'terminated_before, unknown_postcode, non_geographic, no_postcode, no_date with a reason); one row; inlined into the calling query';
+REVOKE EXECUTE ON FUNCTION outreach.area_profile(outreach.uk_postcode, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.area_profile(outreach.uk_postcode, date)
+  TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
+
+-- The text form takes what a person typed: it says so for HESA's ZZ99 pseudo-postcodes and for
+-- text that is no postcode, and profiles the rest through the typed form below.
+CREATE OR REPLACE FUNCTION outreach.area_profile(postcode text, as_of date)
+RETURNS TABLE (status text, reason text, introduced date, terminated date, country text, region text,
+               local_authority text, ward text, lsoa11 text, msoa11 text, lsoa21 text, msoa21 text,
+               polar4_quintile smallint, tundra_msoa_quintile smallint, tundra_lsoa_quintile smallint,
+               imd2019_decile smallint, imd2025_decile smallint, wimd_decile smallint, wimd_vintage text,
+               simd_decile smallint, simd_vintage text, nimdm_decile smallint, nimdm_vintage text)
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT coalesce(c.status, a.status), coalesce(c.reason, a.reason), a.introduced, a.terminated, a.country,
+         a.region, a.local_authority, a.ward, a.lsoa11, a.msoa11, a.lsoa21, a.msoa21, a.polar4_quintile,
+         a.tundra_msoa_quintile, a.tundra_lsoa_quintile, a.imd2019_decile, a.imd2025_decile, a.wimd_decile,
+         a.wimd_vintage, a.simd_decile, a.simd_vintage, a.nimdm_decile, a.nimdm_vintage
+  FROM (SELECT pg_catalog.upper(pg_catalog.regexp_replace(area_profile.postcode, '\s', '', 'g')) AS squeezed) AS t
+  CROSS JOIN LATERAL (SELECT CASE
+      WHEN t.squeezed IS NULL OR t.squeezed OPERATOR(pg_catalog.=) '' THEN NULL
+      WHEN t.squeezed OPERATOR(pg_catalog.~~) 'ZZ99%' THEN 'hesa_unknown'
+      WHEN NOT outreach.is_valid_postcode(area_profile.postcode) THEN 'invalid_postcode' END AS status) AS c0
+  CROSS JOIN LATERAL (SELECT c0.status, CASE c0.status
+      WHEN 'hesa_unknown' THEN 'ZZ99 is the pseudo-postcode of an unknown or overseas address (HESA): no area'
+      WHEN 'invalid_postcode' THEN 'not a valid UK postcode' END AS reason) AS c
+  LEFT JOIN LATERAL outreach.area_profile(
+      -- (a guard the planner folds when the postcode is a constant: ZZ99 9ZZ never reaches the cast)
+      CASE WHEN outreach.is_valid_postcode(area_profile.postcode) THEN outreach.uk_postcode(area_profile.postcode) END,
+      area_profile.as_of) AS a ON true
 $$;
 COMMENT ON FUNCTION outreach.area_profile(text, date) IS
   'the areas and measures of a postcode as it stood at a date (status resolved, or not_yet_introduced, '

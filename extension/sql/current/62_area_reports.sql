@@ -17,7 +17,7 @@ LEFT JOIN (SELECT att.controller_id, att.participant_id, min(att.attended_on) AS
            FROM outreach.attendance att GROUP BY att.controller_id, att.participant_id) f
   ON f.controller_id OPERATOR(pg_catalog.=) p.controller_id
  AND f.participant_id OPERATOR(pg_catalog.=) p.participant_id
-LEFT JOIN LATERAL outreach.area_profile(p.postcode::text,
+LEFT JOIN LATERAL outreach.area_profile(p.postcode,
                                         coalesce(f.first_activity_on, (p.created_at AT TIME ZONE 'UTC')::date)) a ON true;
 COMMENT ON VIEW outreach.participant_area IS
   'own participants'' neighbourhood measures (POLAR4, TUNDRA, IMD) as at their first activity, with the reason when one is missing';
