@@ -662,9 +662,9 @@ AS $$
          CASE WHEN st.ok THEN COALESCE(pm.quintile, pw.quintile) END,
          CASE WHEN st.ok THEN tm.quintile END, CASE WHEN st.ok THEN tl.quintile END,
          CASE WHEN st.ok THEN d19.decile END, CASE WHEN st.ok THEN d25.decile END,
-         CASE WHEN st.ok THEN dw.decile END, CASE WHEN st.ok THEN dw.vintage END,
-         CASE WHEN st.ok THEN ds.decile END, CASE WHEN st.ok THEN ds.vintage END,
-         CASE WHEN st.ok THEN dn.decile END, CASE WHEN st.ok THEN dn.vintage END
+         CASE WHEN st.ok THEN coalesce(dw_lsoa11.decile, dw_lsoa21.decile) END, CASE WHEN st.ok THEN coalesce(dw_lsoa11.vintage, dw_lsoa21.vintage) END,
+         CASE WHEN st.ok THEN coalesce(ds_lsoa11.decile, ds_lsoa21.decile) END, CASE WHEN st.ok THEN coalesce(ds_lsoa11.vintage, ds_lsoa21.vintage) END,
+         CASE WHEN st.ok THEN coalesce(dn_lsoa01.decile, dn_lsoa11.decile, dn_lsoa21.decile) END, CASE WHEN st.ok THEN coalesce(dn_lsoa01.vintage, dn_lsoa11.vintage, dn_lsoa21.vintage) END
   FROM (SELECT area_profile.postcode AS pc) AS p
   LEFT JOIN outreach.postcode_geography g ON g.postcode OPERATOR(outreach.=) p.pc
   LEFT JOIN outreach.polar4_area pm
@@ -681,26 +681,44 @@ AS $$
   LEFT JOIN outreach.deprivation_area d25
     ON d25.deprivation_index OPERATOR(pg_catalog.=) 'imd' AND d25.vintage OPERATOR(pg_catalog.=) '2025'
    AND d25.area_code OPERATOR(pg_catalog.=) g.lsoa21
-  -- The devolved indices: the newest vintage loaded, through the geography of its codes.
-  LEFT JOIN LATERAL (
-    SELECT d.decile, d.vintage FROM outreach.deprivation_area d
-    WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'wimd' AND g.country OPERATOR(pg_catalog.=) 'W92000004'
-      AND d.area_code OPERATOR(pg_catalog.=) ANY (ARRAY[g.lsoa11, g.lsoa21])
-      AND d.area_code OPERATOR(pg_catalog.=) CASE WHEN d.geography OPERATOR(pg_catalog.=) 'lsoa21' THEN g.lsoa21 ELSE g.lsoa11 END
-    ORDER BY d.vintage DESC LIMIT 1) AS dw ON true
-  LEFT JOIN LATERAL (
-    SELECT d.decile, d.vintage FROM outreach.deprivation_area d
-    WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'simd' AND g.country OPERATOR(pg_catalog.=) 'S92000003'
-      AND d.area_code OPERATOR(pg_catalog.=) ANY (ARRAY[g.lsoa11, g.lsoa21])
-      AND d.area_code OPERATOR(pg_catalog.=) CASE WHEN d.geography OPERATOR(pg_catalog.=) 'lsoa21' THEN g.lsoa21 ELSE g.lsoa11 END
-    ORDER BY d.vintage DESC LIMIT 1) AS ds ON true
-  LEFT JOIN LATERAL (
-    SELECT d.decile, d.vintage FROM outreach.deprivation_area d
-    WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'nimdm' AND g.country OPERATOR(pg_catalog.=) 'N92000002'
-      AND d.area_code OPERATOR(pg_catalog.=) ANY (ARRAY[g.lsoa01, g.lsoa11, g.lsoa21])
-      AND d.area_code OPERATOR(pg_catalog.=) CASE WHEN d.geography OPERATOR(pg_catalog.=) 'lsoa01' THEN g.lsoa01
-           WHEN d.geography OPERATOR(pg_catalog.=) 'lsoa21' THEN g.lsoa21 ELSE g.lsoa11 END
-    ORDER BY d.vintage DESC LIMIT 1) AS dn ON true
+  -- The devolved indices: the newest vintage loaded, through the geography of its codes. One
+  -- plain join per geography, each unique on the table's key, so that a query which does not
+  -- read a measure does not pay for its join (PostgreSQL removes it).
+  LEFT JOIN outreach.deprivation_area dw_lsoa11
+    ON dw_lsoa11.deprivation_index OPERATOR(pg_catalog.=) 'wimd' AND dw_lsoa11.geography OPERATOR(pg_catalog.=) 'lsoa11'
+   AND dw_lsoa11.vintage OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(d.vintage) FROM outreach.deprivation_area d
+                                           WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'wimd')
+   AND dw_lsoa11.area_code OPERATOR(pg_catalog.=) g.lsoa11 AND g.country OPERATOR(pg_catalog.=) 'W92000004'
+  LEFT JOIN outreach.deprivation_area dw_lsoa21
+    ON dw_lsoa21.deprivation_index OPERATOR(pg_catalog.=) 'wimd' AND dw_lsoa21.geography OPERATOR(pg_catalog.=) 'lsoa21'
+   AND dw_lsoa21.vintage OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(d.vintage) FROM outreach.deprivation_area d
+                                           WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'wimd')
+   AND dw_lsoa21.area_code OPERATOR(pg_catalog.=) g.lsoa21 AND g.country OPERATOR(pg_catalog.=) 'W92000004'
+  LEFT JOIN outreach.deprivation_area ds_lsoa11
+    ON ds_lsoa11.deprivation_index OPERATOR(pg_catalog.=) 'simd' AND ds_lsoa11.geography OPERATOR(pg_catalog.=) 'lsoa11'
+   AND ds_lsoa11.vintage OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(d.vintage) FROM outreach.deprivation_area d
+                                           WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'simd')
+   AND ds_lsoa11.area_code OPERATOR(pg_catalog.=) g.lsoa11 AND g.country OPERATOR(pg_catalog.=) 'S92000003'
+  LEFT JOIN outreach.deprivation_area ds_lsoa21
+    ON ds_lsoa21.deprivation_index OPERATOR(pg_catalog.=) 'simd' AND ds_lsoa21.geography OPERATOR(pg_catalog.=) 'lsoa21'
+   AND ds_lsoa21.vintage OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(d.vintage) FROM outreach.deprivation_area d
+                                           WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'simd')
+   AND ds_lsoa21.area_code OPERATOR(pg_catalog.=) g.lsoa21 AND g.country OPERATOR(pg_catalog.=) 'S92000003'
+  LEFT JOIN outreach.deprivation_area dn_lsoa01
+    ON dn_lsoa01.deprivation_index OPERATOR(pg_catalog.=) 'nimdm' AND dn_lsoa01.geography OPERATOR(pg_catalog.=) 'lsoa01'
+   AND dn_lsoa01.vintage OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(d.vintage) FROM outreach.deprivation_area d
+                                           WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'nimdm')
+   AND dn_lsoa01.area_code OPERATOR(pg_catalog.=) g.lsoa01 AND g.country OPERATOR(pg_catalog.=) 'N92000002'
+  LEFT JOIN outreach.deprivation_area dn_lsoa11
+    ON dn_lsoa11.deprivation_index OPERATOR(pg_catalog.=) 'nimdm' AND dn_lsoa11.geography OPERATOR(pg_catalog.=) 'lsoa11'
+   AND dn_lsoa11.vintage OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(d.vintage) FROM outreach.deprivation_area d
+                                           WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'nimdm')
+   AND dn_lsoa11.area_code OPERATOR(pg_catalog.=) g.lsoa11 AND g.country OPERATOR(pg_catalog.=) 'N92000002'
+  LEFT JOIN outreach.deprivation_area dn_lsoa21
+    ON dn_lsoa21.deprivation_index OPERATOR(pg_catalog.=) 'nimdm' AND dn_lsoa21.geography OPERATOR(pg_catalog.=) 'lsoa21'
+   AND dn_lsoa21.vintage OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(d.vintage) FROM outreach.deprivation_area d
+                                           WHERE d.deprivation_index OPERATOR(pg_catalog.=) 'nimdm')
+   AND dn_lsoa21.area_code OPERATOR(pg_catalog.=) g.lsoa21 AND g.country OPERATOR(pg_catalog.=) 'N92000002'
   CROSS JOIN LATERAL (SELECT CASE
       WHEN p.pc IS NULL THEN 'no_postcode'
       WHEN g.postcode IS NULL AND outreach.postcode_area(p.pc) OPERATOR(pg_catalog.=) ANY (ARRAY['BX', 'BF'])
