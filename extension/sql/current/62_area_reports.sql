@@ -61,8 +61,12 @@ SET search_path = pg_catalog, outreach, pg_temp
 AS $$
 DECLARE
   ids int[] := outreach.report_controller_ids();
+  cid int;
 BEGIN
   PERFORM outreach.sdc_count(0, policy);   -- an unknown policy stops here (42704), before any work
+  -- One member at a time: controller_id = cid reaches the first-activity aggregate inside
+  -- participant_area (= ANY would not, and it would aggregate every member's attendance).
+  FOREACH cid IN ARRAY ids LOOP
   RETURN QUERY
   WITH engaged AS (
     SELECT DISTINCT pa.controller_id, pa.participant_id, outreach.academic_year(att.attended_on) AS year,
@@ -75,7 +79,7 @@ BEGIN
     JOIN outreach.activity act
       ON act.controller_id OPERATOR(pg_catalog.=) att.controller_id
      AND act.activity_id OPERATOR(pg_catalog.=) att.activity_id
-    WHERE pa.controller_id OPERATOR(pg_catalog.=) ANY (ids)
+    WHERE pa.controller_id OPERATOR(pg_catalog.=) cid
       AND pa.withdrawn_at IS NULL AND pa.restricted_at IS NULL
   ), banded AS (
     SELECT e.controller_id, e.participant_id, e.year, e.activity_type, m.measure, m.band
@@ -104,6 +108,7 @@ BEGIN
   -- A devolved index none of the group's postcodes has (SIMD for an English member) is left
   -- out; England's measures always show, 'not known' when the look-ups are not loaded.
   WHERE w.measured OR w.measure OPERATOR(pg_catalog.<>) ALL (ARRAY['wimd', 'simd', 'nimdm']);
+  END LOOP;
 END
 $$;
 COMMENT ON FUNCTION outreach.report_reach_by_area(text) IS
