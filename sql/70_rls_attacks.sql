@@ -324,7 +324,9 @@ SELECT current_user, session_user;
 -- controller: no rows, no default controller
 SET ROLE outreach_writer;
 SELECT regress_sec.state('SELECT regress_sec.visible()') AS as_outreach_writer;
-SELECT regress_sec.run($$INSERT INTO outreach.participant (external_ref) VALUES ('A-900')$$) AS insert_default;
+-- (only the SQLSTATE: whether the default's EXECUTE check or the read of controller_role refuses
+-- first depends on whether this backend's cache of controller_role is warm)
+SELECT left(regress_sec.run($$INSERT INTO outreach.participant (external_ref) VALUES ('A-900')$$), 5) AS insert_default;
 RESET ROLE;
 SET ROLE outreach_regress_sec_a_reader;
 SELECT regress_sec.visible() AS as_a_reader;
