@@ -11,8 +11,8 @@
 #                                       suppressed) over the same function's query with the
 #                                       rounding and suppression calls replaced by the raw count
 #                                       and percentage (goal: at most 1.2)
-# Each ratio is the median of BENCH_ROUNDS paired rounds (the two sides back to back, which goes
-# first alternating), as in bench/rls.sh; the cluster is quiesced first (bench/lib/quiesce.sh).
+# Each ratio is the median of BENCH_ROUNDS paired rounds (bench/lib/paired.sh); the cluster is
+# quiesced first (bench/lib/quiesce.sh).
 # Not part of scripts/test.
 #
 #   bash bench/reporting.sh                                  10,000,000 participants (about 15 min)
@@ -26,6 +26,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/cluster.sh"
 source "$REPO_ROOT/bench/lib/conditions.sh"
 source "$REPO_ROOT/bench/lib/quiesce.sh"
+source "$REPO_ROOT/bench/lib/paired.sh"
 bench_conditions_start
 
 participants=${BENCH_PARTICIPANTS:-10000000}
@@ -102,31 +103,10 @@ o=$(psql -X -At -U bench_analyst -c "SELECT count(*), sum(participants) FROM pub
 [ "${m%%|*}" = "${o%%|*}" ] || { echo "reporting: report rows differ: controlled $m, raw $o" >&2; exit 1; }
 echo "# report_reach_by_area: rows|sum of rounded counts $m; raw rows|sum $o" >&2
 
-latency() {  # latency USER SCRIPT: average latency in ms of a pgbench run of BENCH_SECONDS
-  pgbench -n -M prepared -T "$seconds" -U "$1" -f "$2" bench 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 bench_quiesce outreach.participant outreach.attendance outreach.activity outreach.postcode_geography \
   outreach.polar4_area outreach.tundra_area outreach.deprivation_area
 
 echo "# reporting: participants=$participants controllers=$controllers attendance=$((participants * per)) postcodes=$postcodes rounds=$rounds of ${seconds} s (median of the rounds' ratios)"
-pair() {  # pair NAME GOAL USER_A SCRIPT_A USER_B SCRIPT_B: ratio = time of A / time of B
-  local name=$1 goal=$2 ua=$3 a=$4 ub=$5 b=$6 r ta tb ratio
-  : > "$work/$name.rounds"
-  latency "$ua" "$a" >/dev/null; latency "$ub" "$b" >/dev/null   # warm-up
-  for r in $(seq "$rounds"); do
-    if [ $((r % 2)) = 1 ]; then tb=$(latency "$ub" "$b"); ta=$(latency "$ua" "$a")
-    else ta=$(latency "$ua" "$a"); tb=$(latency "$ub" "$b"); fi
-    echo "$tb $ta" >> "$work/$name.rounds"
-  done
-  ratio=$(awk '{ print $2 / $1 }' "$work/$name.rounds" | median | awk '{ printf "%.2f", $1 }')
-  echo "$name: $ratio"
-  awk -v n="$name" '{ r = $2 / $1; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r; b[NR] = $1; a[NR] = $2 }
-       END { printf "# detail %s: rounds %.2f-%.2f; baseline", n, lo, hi; for (i = 1; i <= NR; i++) printf " %s", b[i];
-             printf " ms; measured"; for (i = 1; i <= NR; i++) printf " %s", a[i]; print " ms" }' "$work/$name.rounds"
-  awk -v r="$ratio" -v n="$name" -v g="$goal" 'BEGIN { printf "# goal %s <= %s: %s\n", n, g, (r <= g) ? "met" : "NOT met" }'
-}
-pair reporting_profiled_reach 1.5 bench_reader "$work/profiled_member.sql" postgres "$work/profiled_owner.sql"
-pair reporting_disclosure_control 1.2 bench_analyst "$work/sdc_member.sql" bench_analyst "$work/sdc_raw.sql"
+bench_pair reporting_profiled_reach 1.5 bench_reader "$work/profiled_member.sql" postgres "$work/profiled_owner.sql"
+bench_pair reporting_disclosure_control 1.2 bench_analyst "$work/sdc_member.sql" bench_analyst "$work/sdc_raw.sql"
 bench_conditions reporting

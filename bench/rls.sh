@@ -19,6 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/cluster.sh"
 source "$REPO_ROOT/bench/lib/conditions.sh"
 source "$REPO_ROOT/bench/lib/quiesce.sh"
+source "$REPO_ROOT/bench/lib/paired.sh"
 bench_conditions_start
 
 participants=${BENCH_PARTICIPANTS:-5000000}
@@ -94,31 +95,10 @@ done
 echo "# plans as the member:" >&2
 psql -X -At -U bench_member -c "EXPLAIN (COSTS OFF) $(cat "$work/lookup_member.sql" | tail -1 | sed 's/:k/0/')" >&2
 
-latency() {  # latency USER SCRIPT: average latency in ms of a pgbench run of BENCH_SECONDS
-  pgbench -n -M prepared -T "$seconds" -U "$1" -f "$2" bench 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
-}
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
 bench_quiesce outreach.participant outreach.attendance outreach.activity outreach.controller outreach.controller_role
 
 echo "# rls: participants=$participants controllers=$controllers attendance=$((participants * per)) rounds=$rounds of ${seconds} s (ratio = member time / owner time, median of the rounds' ratios; goal <= 1.10)"
 for name in count lookup join shared; do
-  : > "$work/$name.rounds"
-  latency bench_member "$work/${name}_member.sql" >/dev/null   # warm-up: plans cached, buffers read
-  latency postgres "$work/${name}_owner.sql" >/dev/null
-  for r in $(seq "$rounds"); do
-    if [ $((r % 2)) = 1 ]; then
-      o=$(latency postgres "$work/${name}_owner.sql"); m=$(latency bench_member "$work/${name}_member.sql")
-    else
-      m=$(latency bench_member "$work/${name}_member.sql"); o=$(latency postgres "$work/${name}_owner.sql")
-    fi
-    echo "$o $m" >> "$work/$name.rounds"
-  done
-  ratio=$(awk '{ print $2 / $1 }' "$work/$name.rounds" | median | awk '{ printf "%.2f", $1 }')
-  echo "rls_$name: $ratio"
-  awk -v n="$name" '{ r = $2 / $1; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r; o[NR] = $1; m[NR] = $2 }
-       END { printf "# detail rls_%s: rounds %.2f-%.2f; owner", n, lo, hi; for (i = 1; i <= NR; i++) printf " %s", o[i];
-             printf " ms; member"; for (i = 1; i <= NR; i++) printf " %s", m[i]; print " ms" }' "$work/$name.rounds"
-  awk -v r="$ratio" -v n="$name" 'BEGIN { printf "# goal rls_%s <= 1.10: %s\n", n, (r <= 1.10) ? "met" : "NOT met" }'
+  bench_pair "rls_$name" 1.10 bench_member "$work/${name}_member.sql" postgres "$work/${name}_owner.sql"
 done
 bench_conditions rls
