@@ -17,17 +17,19 @@ SELECT x, round_hesa(x) AS hesa, round_ofs(x) AS ofs, sdc_count(x) AS hesa_publi
 FROM unnest(ARRAY[0, 2, 2.4, 2.4999999999999999999, 2.5, 7.49, 7.5, 12.5, 14.99, 15]::numeric[]) AS x ORDER BY x;
 
 -- Percentages on unrounded values, 1 decimal place: HESA needs a base of 22.5 (22 suppressed,
--- 23 shown); OfS a base of 23, a part over 2 and more than 2 below the base.
+-- 23 shown) and here also a part over 2 and more than 2 below the base (else the percentage
+-- would tell the 1 or 2 people a count of 0 hides); OfS a base of 23 and the same of the part.
 SELECT part, base, sdc_percent(part, base) AS hesa, sdc_marker(part, base) AS hesa_marker,
        sdc_percent(part, base, 'ofs') AS ofs, sdc_marker(part, base, 'ofs') AS ofs_marker
 FROM (VALUES (1, 2), (1, 22), (1, 23), (3, 22), (3, 23), (2, 30), (0, 30), (28, 30), (27, 30), (30, 30),
-             (1, 80)) AS t(part, base);
+             (1, 80), (3, 80), (77, 80), (78, 80)) AS t(part, base);
 -- Fractional bases: 22.4 is under 22.5 (suppressed by HESA), 22.5 is not; both are under
 -- OfS's 23.
 SELECT base, sdc_percent(5, base) AS hesa, sdc_marker(5, base) AS hesa_marker,
        sdc_percent(5, base, 'ofs') AS ofs, sdc_marker(5, base, 'ofs') AS ofs_marker
 FROM unnest(ARRAY[22, 22.4, 22.4999, 22.5, 23]::numeric[]) AS base ORDER BY base;
-SELECT sdc_percent(1::numeric, 80::numeric) AS numeric_form, sdc_percent(1, 80) AS bigint_form;
+SELECT sdc_percent(3::numeric, 80::numeric) AS numeric_form, sdc_percent(3, 80) AS bigint_form,
+       sdc_percent(2.5, 80) AS numeric_part_over_2, sdc_percent(2, 80.0) AS numeric_part_2;
 
 -- Means: suppressed for 7 or fewer people, 1 decimal place.
 SELECT n, sdc_mean(100, n) AS hesa, sdc_mean(100, n, 'ofs') AS ofs FROM unnest(ARRAY[1, 7, 8, 9]::bigint[]) AS n;

@@ -131,6 +131,27 @@ SELECT regress.try('SELECT count(*)::text FROM outreach.participant_area') AS bi
        regress.try('SELECT count(*)::text FROM outreach.shared_engagement_rows()') AS bi_shared;
 RESET ROLE;
 
+-----------------------------------------------------------------------------------------------
+-- A table owner's code run while a superuser indexes the table (as autovacuum's ANALYZE would)
+-- does not act with the superuser's rights: naming the invoking role is refused
+-----------------------------------------------------------------------------------------------
+CREATE TABLE regress.rp_owned (x int);
+INSERT INTO regress.rp_owned VALUES (1);
+CREATE FUNCTION regress.rp_peek(int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+AS $$ BEGIN RETURN cardinality(outreach.report_controller_ids()); END $$;
+ALTER TABLE regress.rp_owned OWNER TO regress_rp_analyst;
+ALTER FUNCTION regress.rp_peek(int) OWNER TO regress_rp_analyst;
+DO $$
+BEGIN
+  CREATE INDEX rp_owned_peek ON regress.rp_owned (regress.rp_peek(x));
+  RAISE NOTICE 'indexed: the owner''s code read the reports as the superuser';
+EXCEPTION WHEN OTHERS THEN
+  RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+END $$;
+SELECT regress.rp_peek(1) >= 2 AS superuser_directly_reads_both_members;
+DROP TABLE regress.rp_owned;
+DROP FUNCTION regress.rp_peek(int);
+
 SET client_min_messages = warning;
 DROP TABLE rp_people;
 SELECT pg_temp.rp_cleanup();

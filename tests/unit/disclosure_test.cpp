@@ -111,17 +111,33 @@ TEST(DisclosureDecimal, RefusesNegativeAndNonFinite) {
 // ---- percentages ----------------------------------------------------------------------------
 
 TEST(DisclosurePercent, HesaSuppressesABaseOf22AndShows23) {
-	EXPECT_EQ(percent_tenths(1, 22, Policy::hesa), std::nullopt);
-	EXPECT_STREQ(percent_marker(1, 22, Policy::hesa), "..");
-	EXPECT_EQ(percent_tenths(1, 23, Policy::hesa), 43);  // 4.347..% -> 4.3
-	EXPECT_EQ(percent_marker(1, 23, Policy::hesa), nullptr);
+	EXPECT_EQ(percent_tenths(3, 22, Policy::hesa), std::nullopt);
+	EXPECT_STREQ(percent_marker(3, 22, Policy::hesa), "..");
+	EXPECT_EQ(percent_tenths(3, 23, Policy::hesa), 130);  // 13.04..% -> 13.0
+	EXPECT_EQ(percent_marker(3, 23, Policy::hesa), nullptr);
+}
+
+// A percentage on unrounded counts would give away the 1 or 2 people a count of 0 hides (1 of
+// 23 is 4.3%, and the base follows from the other cells' percentages), or the 1 or 2 left out.
+TEST(DisclosurePercent, HesaWithholdsPercentagesOfTwoOrFewerAndOfAllButTwo) {
+	EXPECT_STREQ(percent_marker(0, 100, Policy::hesa), "..");
+	EXPECT_STREQ(percent_marker(1, 23, Policy::hesa), "..");
+	EXPECT_STREQ(percent_marker(2, 100, Policy::hesa), "..");
+	EXPECT_EQ(percent_marker(3, 100, Policy::hesa), nullptr);
+	EXPECT_STREQ(percent_marker(98, 100, Policy::hesa), "..");
+	EXPECT_STREQ(percent_marker(100, 100, Policy::hesa), "..");
+	EXPECT_EQ(percent_marker(97, 100, Policy::hesa), nullptr);
+	EXPECT_EQ(marker("2", "30", Policy::hesa), "..");
+	EXPECT_EQ(marker("2.5", "30", Policy::hesa), "shown");
+	EXPECT_EQ(marker("28", "30", Policy::hesa), "..");
+	EXPECT_EQ(marker("27.9", "30", Policy::hesa), "shown");
 }
 
 TEST(DisclosurePercent, OneDecimalHalvesUpOnUnroundedValues) {
-	EXPECT_EQ(percent_tenths(1, 40, Policy::hesa), 25);    // 2.5
-	EXPECT_EQ(percent_tenths(1, 80, Policy::hesa), 13);    // 1.25 -> 1.3
-	EXPECT_EQ(percent_tenths(23, 23, Policy::hesa), 1000);  // 100.0
-	EXPECT_EQ(percent_tenths(0, 23, Policy::hesa), 0);
+	EXPECT_EQ(percent_tenths(3, 40, Policy::hesa), 75);    // 7.5
+	EXPECT_EQ(percent_tenths(3, 80, Policy::hesa), 38);    // 3.75 -> 3.8
+	EXPECT_EQ(percent_tenths(20, 23, Policy::hesa), 870);  // 86.95.. -> 87.0
+	EXPECT_EQ(percent_tenths(1, 40, Policy::ofs), std::nullopt);
 	const std::int64_t max = std::numeric_limits<std::int64_t>::max();
 	EXPECT_EQ(percent_tenths(max / 3, max, Policy::hesa), 333);
 }
@@ -138,9 +154,9 @@ TEST(DisclosurePercent, OfsMarkers) {
 }
 
 TEST(DisclosurePercent, FractionalBases) {
-	EXPECT_EQ(marker("1", "22.4", Policy::hesa), "..");
-	EXPECT_EQ(marker("1", "22.4999", Policy::hesa), "..");
-	EXPECT_EQ(marker("1", "22.5", Policy::hesa), "shown");
+	EXPECT_EQ(marker("3", "22.4", Policy::hesa), "..");
+	EXPECT_EQ(marker("3", "22.4999", Policy::hesa), "..");
+	EXPECT_EQ(marker("3", "22.5", Policy::hesa), "shown");
 	EXPECT_EQ(marker("3", "22.5", Policy::ofs), "[low]");
 	EXPECT_EQ(marker("3", "23.0", Policy::ofs), "shown");
 	EXPECT_EQ(marker("2.5", "30", Policy::ofs), "shown");

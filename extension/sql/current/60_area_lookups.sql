@@ -371,8 +371,11 @@ BEGIN
     RAISE EXCEPTION 'unknown deprivation index "%"', deprivation_index
       USING ERRCODE = '22023', HINT = 'Indices: imd (England), wimd, simd, nimdm.';
   END IF;
-  IF vintage IS NOT NULL AND (kind <> 'imd' OR vintage !~ '^[0-9]{4}$') THEN
-    RAISE EXCEPTION 'vintage "%" applies to kind imd only, as a year YYYY', vintage USING ERRCODE = '22023';
+  -- A year in range: the newest vintage of a devolved index is the one every profile uses, so
+  -- a vintage of 9999 would take the place of the real one for every member.
+  IF vintage IS NOT NULL AND (kind <> 'imd' OR vintage !~ '^[0-9]{4}$'
+                              OR vintage::int NOT BETWEEN 2000 AND extract(year FROM current_date)::int + 1) THEN
+    RAISE EXCEPTION 'vintage "%" applies to kind imd only, as a year from 2000 to next year', vintage USING ERRCODE = '22023';
   END IF;
   IF file_name IS NOT NULL AND length(file_name) NOT BETWEEN 1 AND 255 THEN
     RAISE EXCEPTION 'file_name must be 1 to 255 characters' USING ERRCODE = '22023';
@@ -771,9 +774,10 @@ AS $$
       WHEN t.squeezed IS NULL OR t.squeezed OPERATOR(pg_catalog.=) '' THEN NULL
       WHEN t.squeezed OPERATOR(pg_catalog.~~) 'ZZ99%' THEN 'hesa_unknown'
       WHEN NOT outreach.is_valid_postcode(area_profile.postcode) THEN 'invalid_postcode' END AS status) AS c0
-  CROSS JOIN LATERAL (SELECT c0.status, CASE c0.status
-      WHEN 'hesa_unknown' THEN 'ZZ99 is the pseudo-postcode of an unknown or overseas address (HESA): no area'
-      WHEN 'invalid_postcode' THEN 'not a valid UK postcode' END AS reason) AS c
+  CROSS JOIN LATERAL (SELECT c0.status, CASE
+      WHEN c0.status OPERATOR(pg_catalog.=) 'hesa_unknown'
+        THEN 'ZZ99 is the pseudo-postcode of an unknown or overseas address (HESA): no area'
+      WHEN c0.status OPERATOR(pg_catalog.=) 'invalid_postcode' THEN 'not a valid UK postcode' END AS reason) AS c
   LEFT JOIN LATERAL outreach.area_profile(
       -- (a guard the planner folds when the postcode is a constant: ZZ99 9ZZ never reaches the cast)
       CASE WHEN outreach.is_valid_postcode(area_profile.postcode) THEN outreach.uk_postcode(area_profile.postcode) END,

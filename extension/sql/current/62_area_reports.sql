@@ -94,20 +94,41 @@ BEGIN
     FROM banded b
     GROUP BY GROUPING SETS ((b.controller_id, b.year, b.activity_type, b.measure, b.band),
                             (b.controller_id, b.year, b.measure, b.band))
-  ), with_base AS (
-    SELECT c.*, sum(c.n) OVER w::bigint AS base,
-           bool_or(c.band OPERATOR(pg_catalog.<>) 'not known') OVER w AS measured
-    FROM cells c
-    WINDOW w AS (PARTITION BY c.controller_id, c.year, c.activity_type, c.measure)
+  ), grid AS (
+    -- Every band of every measure for each year and type the member has, zeros included: were
+    -- empty cells left out, a published 0 would always mean 1 or 2 people.
+    SELECT k.controller_id, k.year, k.activity_type, k.measure, bd.band, coalesce(c.n, 0) AS n
+    FROM (SELECT DISTINCT c.controller_id, c.year, c.activity_type, c.measure FROM cells c) AS k
+    CROSS JOIN LATERAL (
+      SELECT g::text AS band
+      FROM generate_series(1, CASE WHEN k.measure OPERATOR(pg_catalog.~~) ANY (ARRAY['polar4', 'tundra%']) THEN 5 ELSE 10 END) AS g
+      UNION ALL SELECT 'not known') AS bd
+    LEFT JOIN cells c ON c.controller_id OPERATOR(pg_catalog.=) k.controller_id AND c.year OPERATOR(pg_catalog.=) k.year
+                     AND c.activity_type OPERATOR(pg_catalog.=) k.activity_type
+                     AND c.measure OPERATOR(pg_catalog.=) k.measure AND c.band OPERATOR(pg_catalog.=) bd.band
+  ), based AS (
+    SELECT g.*, sum(g.n) OVER (PARTITION BY g.controller_id, g.year, g.activity_type, g.measure)::bigint AS base
+    FROM grid g
+  ), controlled AS (
+    SELECT b.*, outreach.sdc_count(b.n, policy) AS shown, outreach.sdc_percent(b.n, b.base, policy) AS pct,
+           coalesce(outreach.sdc_count_marker(b.n, policy), outreach.sdc_marker(b.n, b.base, policy)) AS mk
+    FROM based b
+  ), secondary AS (
+    -- The percentages of one measure's bands add up to 100: when exactly one is withheld it
+    -- would be 100 less the others, so the smallest shown one is withheld too.
+    SELECT c.*, count(*) FILTER (WHERE c.pct IS NULL) OVER p AS withheld,
+           row_number() OVER (PARTITION BY c.controller_id, c.year, c.activity_type, c.measure, c.pct IS NULL
+                              ORDER BY c.n, c.band) AS rank_shown
+    FROM controlled c
+    WINDOW p AS (PARTITION BY c.controller_id, c.year, c.activity_type, c.measure)
   )
-  SELECT w.controller_id, ctl.code::text, outreach.academic_year_label(w.year), w.activity_type, w.measure, w.band,
-         outreach.sdc_count(w.n, policy), outreach.sdc_percent(w.n, w.base, policy),
-         coalesce(outreach.sdc_count_marker(w.n, policy), outreach.sdc_marker(w.n, w.base, policy))
-  FROM with_base w
-  JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) w.controller_id
-  -- A devolved index none of the group's postcodes has (SIMD for an English member) is left
-  -- out; England's measures always show, 'not known' when the look-ups are not loaded.
-  WHERE w.measured OR w.measure OPERATOR(pg_catalog.<>) ALL (ARRAY['wimd', 'simd', 'nimdm']);
+  SELECT s.controller_id, ctl.code::text, outreach.academic_year_label(s.year), s.activity_type, s.measure, s.band,
+         s.shown,
+         CASE WHEN s.withheld = 1 AND s.pct IS NOT NULL AND s.rank_shown = 1 THEN NULL ELSE s.pct END,
+         CASE WHEN s.withheld = 1 AND s.pct IS NOT NULL AND s.rank_shown = 1
+              THEN CASE WHEN policy OPERATOR(pg_catalog.=) 'ofs' THEN '[DP]' ELSE '..' END ELSE s.mk END
+  FROM secondary s
+  JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) s.controller_id;
   END LOOP;
 END
 $$;
@@ -129,6 +150,6 @@ COMMENT ON COLUMN outreach.reach_by_area.measure IS 'polar4, tundra_msoa, tundra
 COMMENT ON COLUMN outreach.reach_by_area.band IS 'quintile or decile (1: least participation / most deprived), or not known';
 COMMENT ON COLUMN outreach.reach_by_area.participants IS 'participants reached, rounded (HESA: nearest 5, 0-2 shown as 0)';
 COMMENT ON COLUMN outreach.reach_by_area.percent IS 'share of the year''s and type''s participants in this band, from unrounded counts; NULL when suppressed';
-COMMENT ON COLUMN outreach.reach_by_area.marker IS 'why a figure is suppressed (HESA ..; OfS [low], [DPL], [DPH]); NULL when shown';
+COMMENT ON COLUMN outreach.reach_by_area.marker IS 'why a figure is withheld (HESA ..; OfS [low], [DPL], [DPH], [DP] for the second of a measure''s percentages); NULL when shown';
 REVOKE ALL ON outreach.reach_by_area FROM PUBLIC;
 GRANT SELECT ON outreach.reach_by_area TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;

@@ -64,13 +64,29 @@ BEGIN
                         AND o.outcome OPERATOR(pg_catalog.=) k.outcome
     GROUP BY GROUPING SETS ((pe.controller_id, pe.cohort, g.activity_type, g.intensity, k.outcome),
                             (pe.controller_id, pe.cohort, g.activity_type, k.outcome))
+  ), grid AS (
+    -- Every intensity and outcome of each cohort and type the member has, zeros included (were
+    -- empty cells left out, a published 0 would always mean 1 or 2 people).
+    SELECT k.controller_id, k.cohort, k.activity_type, i.intensity, kd.outcome,
+           coalesce(c.base, 0) AS base, coalesce(c.n, 0) AS n
+    FROM (SELECT DISTINCT c.controller_id, c.cohort, c.activity_type FROM cells c) AS k
+    CROSS JOIN LATERAL unnest(CASE WHEN k.activity_type OPERATOR(pg_catalog.=) '(all participants)' THEN ARRAY['(any)']
+                                   ELSE ARRAY['1', '2-3', '4+', '(any)'] END) AS i(intensity)
+    CROSS JOIN kinds kd
+    LEFT JOIN cells c ON c.controller_id OPERATOR(pg_catalog.=) k.controller_id AND c.cohort OPERATOR(pg_catalog.=) k.cohort
+                     AND c.activity_type OPERATOR(pg_catalog.=) k.activity_type
+                     AND coalesce(c.intensity, '(any)') OPERATOR(pg_catalog.=) i.intensity
+                     AND c.outcome OPERATOR(pg_catalog.=) kd.outcome
+                     AND (c.intensity IS NOT NULL OR c.activity_type OPERATOR(pg_catalog.<>) '(all participants)')
   )
-  SELECT c.controller_id, ctl.code::text, c.cohort, c.activity_type, coalesce(c.intensity, '(any)'), c.outcome,
-         outreach.sdc_count(c.base, policy), outreach.sdc_count(c.n, policy),
-         outreach.sdc_percent(c.n, c.base, policy), coalesce(outreach.sdc_count_marker(c.n, policy), outreach.sdc_marker(c.n, c.base, policy))
-  FROM cells c
-  JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) c.controller_id
-  WHERE c.intensity IS NOT NULL OR c.activity_type OPERATOR(pg_catalog.<>) '(all participants)';
+  SELECT g.controller_id, ctl.code::text, g.cohort, g.activity_type, g.intensity, g.outcome,
+         outreach.sdc_count(g.base, policy), outreach.sdc_count(g.n, policy),
+         CASE WHEN g.base OPERATOR(pg_catalog.>) 0 THEN outreach.sdc_percent(g.n, g.base, policy) END,
+         -- an empty group is marked as one of 1 or 2 people is, so the two cannot be told apart
+         coalesce(outreach.sdc_count_marker(g.n, policy),
+                  outreach.sdc_marker(g.n, greatest(g.base, 1), policy))
+  FROM grid g
+  JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) g.controller_id;
 END
 $$;
 COMMENT ON FUNCTION outreach.report_outcomes(text) IS
@@ -129,15 +145,21 @@ BEGIN
     JOIN counted c ON c.controller_id OPERATOR(pg_catalog.=) b.controller_id
                   AND c.participant_id OPERATOR(pg_catalog.=) u.participant_id
     WHERE b.controller_id OPERATOR(pg_catalog.=) ANY (ids)
-  ), cells AS (
-    SELECT f.controller_id, f.recipient, f.outcome, f.academic_year, f.measure,
-           count(DISTINCT f.participant_id) AS n, sum(f.value) AS total, count(f.value) AS valued
+  ), per_person AS (
+    -- One value per person (the mean of their values: a person may have a result at several
+    -- providers), so that "more than 7" counts people, not results.
+    SELECT f.controller_id, f.recipient, f.outcome, f.academic_year, f.measure, f.participant_id, avg(f.value) AS value
     FROM facts f
-    GROUP BY f.controller_id, f.recipient, f.outcome, f.academic_year, f.measure
+    GROUP BY f.controller_id, f.recipient, f.outcome, f.academic_year, f.measure, f.participant_id
+  ), cells AS (
+    SELECT pp.controller_id, pp.recipient, pp.outcome, pp.academic_year, pp.measure,
+           count(*) AS n, sum(pp.value) AS total, count(pp.value) AS valued
+    FROM per_person pp
+    GROUP BY pp.controller_id, pp.recipient, pp.outcome, pp.academic_year, pp.measure
   )
   SELECT c.controller_id, ctl.code::text, c.recipient::text, c.outcome::text, c.academic_year, c.measure::text,
          outreach.sdc_count(c.n, policy), outreach.sdc_count(coalesce(s.n, 0), policy),
-         round(outreach.sdc_mean(c.total, c.valued, policy), 2)
+         outreach.sdc_mean(c.total, c.valued, policy)
   FROM cells c
   JOIN outreach.controller ctl ON ctl.controller_id OPERATOR(pg_catalog.=) c.controller_id
   LEFT JOIN sent s ON s.controller_id OPERATOR(pg_catalog.=) c.controller_id
@@ -160,4 +182,4 @@ COMMENT ON VIEW outreach.progression_summary IS
   'per member: participants with each outcome (recipient, kind, year, measure), the numeric mean, and how many were sent; HESA rounding and suppression';
 COMMENT ON COLUMN outreach.progression_summary.participants IS 'participants with the outcome, rounded (HESA: nearest 5, 0-2 shown as 0)';
 COMMENT ON COLUMN outreach.progression_summary.participants_sent IS 'participants sent to the recipient, rounded';
-COMMENT ON COLUMN outreach.progression_summary.mean_value IS 'mean of the numeric values; NULL when 7 or fewer or none is numeric';
+COMMENT ON COLUMN outreach.progression_summary.mean_value IS 'mean of the numeric values (each person''s own mean first; one decimal); NULL for 7 people or fewer';

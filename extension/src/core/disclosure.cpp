@@ -12,8 +12,8 @@ namespace {
 
 const std::vector<PolicyInfo> all_policies = {
 	{Policy::hesa, "hesa", true, 5, 2, "0", "22.5", 23, 7, "..",
-	 "HESA standard rounding: counts to the nearest 5 (0, 1, 2 shown as 0), percentages need a base of 22.5, "
-	 "means more than 7 people"},
+	 "HESA standard rounding: counts to the nearest 5 (0, 1, 2 shown as 0), percentages need a base of 22.5 "
+	 "(and, beyond HESA, a part more than 2 and more than 2 below the base), means more than 7 people"},
 	{Policy::ofs, "ofs", false, 10, 2, "[DPL]", "23", 23, 7, "[low]",
 	 "Office for Students: counts to the nearest 10, 0..2 suppressed [DPL]; percentages need a base of 23 "
 	 "([none], [low]) and a part more than 2 ([DPL]) and more than 2 below the base ([DPH])"},
@@ -85,8 +85,13 @@ Published publish_count(std::int64_t n, Policy p) {
 
 const char *percent_marker(std::int64_t part, std::int64_t base, Policy p) {
 	check_fraction(part, base);
-	if (p == Policy::hesa)
-		return base < info(p).percent_min_whole_base ? ".." : nullptr;
+	if (p == Policy::hesa) {
+		// Beyond HESA's published rule: a percentage computed on unrounded counts would tell the
+		// 1 or 2 people (or all but 1 or 2) that a count rounded to 0 hides, so it is withheld.
+		if (base < info(p).percent_min_whole_base || part <= 2 || base - part <= 2)
+			return "..";
+		return nullptr;
+	}
 	if (base <= 2)
 		return "[none]";
 	if (base < info(p).percent_min_whole_base)
@@ -200,8 +205,8 @@ const char *percent_marker(const Decimal &part, const Decimal &base, Policy p) {
 		invalid("part " + to_string(part) + " is greater than its base " + to_string(base));
 	if (compare(base, parse_decimal(info(p).percent_min_base, "threshold")) < 0)
 		return p == Policy::hesa ? ".." : (compare(base, two) <= 0 ? "[none]" : "[low]");
-	if (p == Policy::hesa)
-		return nullptr;
+	if (p == Policy::hesa)  // as for whole numbers: not for 2 or fewer, nor within 2 of the base
+		return compare(part, two) <= 0 || compare(base, add(part, two)) <= 0 ? ".." : nullptr;
 	if (compare(part, two) <= 0)
 		return "[DPL]";
 	if (compare(base, add(part, two)) <= 0)

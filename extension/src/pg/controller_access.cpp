@@ -17,6 +17,7 @@
 
 #include "boundary.hpp"
 #include "controller_access.hpp"
+#include "identity.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -217,7 +218,7 @@ OUTREACH_FUNCTION(my_controller_ids) { return controller_ids_of(fcinfo, GetUserI
 
 // caller_controller_ids(level text) RETURNS int[]: for the role the session acts as, also
 // inside SECURITY DEFINER functions (which is where it is used, to check their callers).
-OUTREACH_FUNCTION(caller_controller_ids) { return controller_ids_of(fcinfo, GetOuterUserId()); }
+OUTREACH_FUNCTION(caller_controller_ids) { return controller_ids_of(fcinfo, outreach::pg::outer_user()); }
 
 // Statement trigger on outreach.controller_role: tells every backend (this one at the next
 // command, others at commit) to drop their cached answers.
