@@ -13,6 +13,7 @@ RETURNS TABLE (controller_id int, controller_code text, cohort int, activity_typ
                outcome text, participants bigint, with_outcome bigint, percent numeric, marker text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
 SET search_path = pg_catalog, outreach, pg_temp
+SET jit = off   -- (as report_reach_by_area: compiling costs seconds, saves milliseconds)
 AS $$
 DECLARE
   ids int[] := outreach.report_controller_ids();
@@ -119,6 +120,7 @@ RETURNS TABLE (controller_id int, controller_code text, recipient text, outcome 
                measure text, participants bigint, participants_sent bigint, mean_value numeric)
 LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
 SET search_path = pg_catalog, outreach, pg_temp
+SET jit = off   -- (as report_reach_by_area: compiling costs seconds, saves milliseconds)
 AS $$
 DECLARE
   ids int[] := outreach.report_controller_ids();
