@@ -24,39 +24,31 @@ GRANT SELECT ON outreach.participant_core TO outreach_reader, outreach_processor
 CREATE OR REPLACE FUNCTION outreach.shared_engagement_rows()
 RETURNS TABLE (controller_id int, participant_id bigint, other_controller_id int, other_controller_code text,
                other_controller_name text, activity_type text, attended_on date)
-LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+LANGUAGE sql STABLE SECURITY DEFINER PARALLEL RESTRICTED
 SET search_path = pg_catalog, outreach, pg_temp
 AS $$
--- PL/pgSQL rather than SQL: RETURN QUERY may use parallel workers (an SQL function's query
--- may not), and the caller's controllers are read once, before planning, so that the
--- planner sees them as a value (as it sees controller_id = 42 in a member's own query).
-DECLARE
-  mine_ids int[] := outreach.caller_controller_ids('reader');
-BEGIN
-  RETURN QUERY
-  SELECT mine.controller_id,
-         mine.participant_id,
-         other.controller_id AS other_controller_id,
-         other_c.code AS other_controller_code,
-         other_c.name AS other_controller_name,
-         a.activity_type,
-         att.attended_on
-  FROM outreach.participant mine
-  JOIN outreach.participant other
-    ON other.linkage_id OPERATOR(outreach.=) mine.linkage_id
-   AND other.controller_id OPERATOR(pg_catalog.<>) mine.controller_id
-  JOIN outreach.attendance att
-    ON att.controller_id OPERATOR(pg_catalog.=) other.controller_id
-   AND att.participant_id OPERATOR(pg_catalog.=) other.participant_id
-  JOIN outreach.activity a
-    ON a.controller_id OPERATOR(pg_catalog.=) att.controller_id
-   AND a.activity_id OPERATOR(pg_catalog.=) att.activity_id
-  JOIN outreach.controller other_c ON other_c.controller_id OPERATOR(pg_catalog.=) other.controller_id
-  WHERE mine.controller_id OPERATOR(pg_catalog.=) ANY (mine_ids)
-    AND mine.linkage_id IS NOT NULL
-    AND mine.withdrawn_at IS NULL AND mine.restricted_at IS NULL
-    AND other.withdrawn_at IS NULL AND other.restricted_at IS NULL;
-END
+SELECT mine.controller_id,
+       mine.participant_id,
+       other.controller_id AS other_controller_id,
+       other_c.code AS other_controller_code,
+       other_c.name AS other_controller_name,
+       a.activity_type,
+       att.attended_on
+FROM outreach.participant mine
+JOIN outreach.participant other
+  ON other.linkage_id OPERATOR(outreach.=) mine.linkage_id
+ AND other.controller_id OPERATOR(pg_catalog.<>) mine.controller_id
+JOIN outreach.attendance att
+  ON att.controller_id OPERATOR(pg_catalog.=) other.controller_id
+ AND att.participant_id OPERATOR(pg_catalog.=) other.participant_id
+JOIN outreach.activity a
+  ON a.controller_id OPERATOR(pg_catalog.=) att.controller_id
+ AND a.activity_id OPERATOR(pg_catalog.=) att.activity_id
+JOIN outreach.controller other_c ON other_c.controller_id OPERATOR(pg_catalog.=) other.controller_id
+WHERE mine.controller_id OPERATOR(pg_catalog.=) ANY (outreach.caller_controller_ids('reader'))
+  AND mine.linkage_id IS NOT NULL
+  AND mine.withdrawn_at IS NULL AND mine.restricted_at IS NULL
+  AND other.withdrawn_at IS NULL AND other.restricted_at IS NULL
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.shared_engagement_rows() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outreach.shared_engagement_rows() TO outreach_reader, outreach_processor;
