@@ -158,6 +158,34 @@ SET ROLE regress_north_reader;
 SELECT external_ref, other_controller_code, activity_type, count(*) AS shared_rows
 FROM regress.engagement WHERE external_ref = 'N-BEN' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 RESET ROLE;
+-- A first attendance shares a person from then on, and removing the last one stops it: east's
+-- Gus attended nothing, so north saw nothing of east for its Gus.
+SET ROLE regress_east_writer;
+INSERT INTO outreach.attendance (participant_id, activity_id, attended_on)
+SELECT p.participant_id, a.activity_id, '2024-06-11' FROM outreach.participant_core p, outreach.activity a
+WHERE p.external_ref = 'E-GUS' AND a.name = 'E workshop';
+SET ROLE regress_north_reader;
+SELECT external_ref, other_controller_code, activity_type, attended_on FROM regress.engagement WHERE external_ref = 'N-GUS';
+SET ROLE regress_east_writer;
+DELETE FROM outreach.attendance WHERE participant_id = (SELECT participant_id FROM outreach.participant_core WHERE external_ref = 'E-GUS');
+SET ROLE regress_north_reader;
+SELECT count(*) AS n_gus_shared_rows FROM regress.engagement WHERE external_ref = 'N-GUS';
+RESET ROLE;
+-- outreach.shareable_participant (what shared_engagement reads of other members) holds exactly
+-- the participants with a linkage id, not withdrawn, not restricted, with an attendance, after
+-- all of the above (insertions, corrections, withdrawal and its lifting, an attendance removed)
+-- and the deletion of a shared person.
+DELETE FROM outreach.participant WHERE external_ref = 'S-BEN2';
+CREATE TEMP VIEW shareable_rule AS
+SELECT p.controller_id, p.participant_id, p.linkage_id::text AS linkage_id FROM outreach.participant p
+WHERE p.linkage_id IS NOT NULL AND p.withdrawn_at IS NULL AND p.restricted_at IS NULL
+  AND EXISTS (SELECT FROM outreach.attendance a WHERE a.controller_id = p.controller_id AND a.participant_id = p.participant_id);
+SELECT (SELECT count(*) FROM shareable_rule WHERE controller_id IN (:north_id, :south_id, :east_id)) AS shareable,
+       (SELECT count(*) FROM (SELECT controller_id, participant_id, linkage_id::text FROM outreach.shareable_participant
+                              EXCEPT SELECT * FROM shareable_rule) extra) AS extra_rows,
+       (SELECT count(*) FROM (SELECT * FROM shareable_rule
+                              EXCEPT SELECT controller_id, participant_id, linkage_id::text FROM outreach.shareable_participant) missing) AS missing_rows;
+DROP VIEW shareable_rule;
 
 ------------------------------------------------------------------------------------------------
 -- Readers: everything but special-category data.

@@ -335,6 +335,11 @@ SELECT count(*) AS alice_shared_rows_again FROM outreach.shared_engagement;
 RESET SESSION AUTHORIZATION;
 SELECT who, regress_sec.try_as(who, 'SELECT count(*) FROM outreach.shared_engagement') AS result
 FROM unnest(ARRAY['regress_sec_ana', 'regress_sec_nobody']) AS who ORDER BY who;
+-- attack 65b: what shared_engagement reads of other members (outreach.shareable_participant)
+-- is read by nobody but the extension: not members at any level, not the processor
+SELECT who, regress_sec.try_as(who, 'SELECT count(*) FROM outreach.shareable_participant') AS result
+FROM unnest(ARRAY['regress_sec_alice', 'regress_sec_rita', 'regress_sec_dora', 'regress_sec_ana', 'regress_sec_proc',
+                  'regress_sec_nobody']) AS who ORDER BY who;
 
 -- attack 66: the processor: every controller's ordinary columns (its job), but no special-category
 -- data, no audit log, no audited reads and no writes

@@ -128,7 +128,7 @@ FROM outreach.reach_by_area WHERE measure = 'polar4' AND activity_type = '(all)'
 SELECT regress.try('SELECT count(*)::text FROM outreach.participant_area') AS bi_profile_rows,
        regress.try('SELECT count(*)::text FROM outreach.attendance') AS bi_attendance,
        regress.try('SELECT count(*)::text FROM outreach.outcome') AS bi_outcomes,
-       regress.try('SELECT count(*)::text FROM outreach.shared_engagement_rows()') AS bi_shared;
+       regress.try('SELECT count(*)::text FROM outreach.shareable_participant') AS bi_shared;
 RESET ROLE;
 
 -----------------------------------------------------------------------------------------------

@@ -37,6 +37,13 @@ SELECT p.controller_id, p.participant_id, (p.controller_id - 1) * 200 + 1 + (p.p
 FROM outreach.participant p, generate_series(1, :per_participant) AS j
 ORDER BY p.controller_id, p.participant_id;
 
+-- What the triggers would have kept: who other members may see (shared_engagement).
+INSERT INTO outreach.shareable_participant (controller_id, participant_id, linkage_id)
+SELECT p.controller_id, p.participant_id, p.linkage_id FROM outreach.participant p
+WHERE p.linkage_id IS NOT NULL AND p.withdrawn_at IS NULL AND p.restricted_at IS NULL
+  AND EXISTS (SELECT FROM outreach.attendance a WHERE a.controller_id = p.controller_id AND a.participant_id = p.participant_id);
+
 RESET session_replication_role;
 SELECT setval(pg_get_serial_sequence('outreach.participant', 'participant_id'), :participants);
-VACUUM (FREEZE, ANALYZE) outreach.participant, outreach.activity, outreach.attendance, outreach.controller_role;
+VACUUM (FREEZE, ANALYZE) outreach.participant, outreach.activity, outreach.attendance, outreach.controller_role,
+  outreach.shareable_participant;

@@ -45,7 +45,7 @@ PERSONAL = [
     "SELECT count(*) FROM outreach.outcome",
     "SELECT count(*) FROM outreach.outcome_block",
     "SELECT count(*) FROM outreach.shared_engagement",
-    "SELECT count(*) FROM outreach.shared_engagement_rows()",
+    "SELECT count(*) FROM outreach.shareable_participant",
     "SELECT count(*) FROM outreach.retention_status",
     "SELECT count(*) FROM outreach.disclosure_block",
     "SELECT count(*) FROM outreach.audit_log",

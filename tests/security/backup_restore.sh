@@ -84,6 +84,15 @@ VALUES ('B-1', 'Zoe', 'OBrien', '1900-01-01', 'SW1A 1AA', '1900-01-01 00:00:00-1
 INSERT INTO outreach.activity (activity_type, name, starts_on) VALUES ('summer_school', 'B school', '2100-12-31');
 INSERT INTO outreach.attendance (participant_id, activity_id, attended_on)
 SELECT p.participant_id, a.activity_id, a.starts_on FROM outreach.participant p, outreach.activity a;
+-- A person both members hold, so that shared_engagement has a row to restore.
+INSERT INTO outreach.participant (external_ref, first_name, last_name, date_of_birth, postcode)
+VALUES ('B-2', 'Sam', 'Lee', '2008-01-01', 'LS1 1UR');
+INSERT INTO outreach.attendance (participant_id, activity_id, attended_on)
+SELECT p.participant_id, a.activity_id, '2024-03-01' FROM outreach.participant p, outreach.activity a WHERE p.external_ref = 'B-2';
+RESET ROLE;
+SET ROLE outreach_bkup_a_writer;
+INSERT INTO outreach.participant (external_ref, first_name, last_name, date_of_birth, postcode)
+VALUES ('A-5', 'Sam', 'Lee', '2008-01-01', 'LS1 1UR');
 RESET ROLE;
 SET ROLE outreach_bkup_b_dpo;
 SELECT outreach.agree_delivery_partner(c.controller_id, 'bkup_a') FROM outreach.controller c WHERE c.code = 'bkup_b';
@@ -124,7 +133,11 @@ for t in $tables; do
   if [ "$a" != "$b" ]; then fail "outreach.$t differs after restore: $a vs $b"; else compared=$((compared + 1)); fi
 done
 rows=$(fingerprint $src attendance | cut -d' ' -f1)
-[ "$rows" = 25 ] && ok "attendance: $rows rows written by members" || fail "attendance holds $rows rows, not 25"
+[ "$rows" = 26 ] && ok "attendance: $rows rows written by members" || fail "attendance holds $rows rows, not 26"
+shared="SET ROLE outreach_bkup_a_reader; SELECT count(*) || ' ' || string_agg(other_controller_code || ' ' || attended_on, ',') FROM outreach.shared_engagement"
+a=$(q -d $src -c "$shared"); b=$(q -d $dst -c "$shared")
+[ "$a" = "1 bkup_b 2024-03-01" ] && [ "$b" = "$a" ] && ok "shared_engagement shows A its shared person after restore: $b" ||
+  fail "shared_engagement before restore '$a', after '$b'"
 [ "$compared" -gt 30 ] && ok "$compared tables identical after restore (rows and values)" || fail "only $compared tables compared"
 for s in $(q -d $src -c "SELECT c.relname FROM pg_class c WHERE c.relkind = 'S' AND c.relnamespace = 'outreach'::regnamespace ORDER BY 1"); do
   a=$(q -d $src -c "SELECT last_value FROM outreach.$s"); b=$(q -d $dst -c "SELECT last_value FROM outreach.$s")

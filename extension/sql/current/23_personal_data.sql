@@ -80,7 +80,9 @@ GRANT SELECT (last_attended_on, retention_status, retention_reasons, retention_d
 -- School identifiers: the same roles as the other identifying columns (names, date of birth, postcode).
 GRANT SELECT (upn, uln) ON outreach.participant TO outreach_reader, outreach_processor;
 GRANT INSERT (upn, uln), UPDATE (upn, uln) ON outreach.participant TO outreach_writer;
-CREATE INDEX participant_linkage_idx ON outreach.participant (linkage_id) WHERE linkage_id IS NOT NULL;
+-- controller_id first: shared_engagement finds the caller's own records of a person through
+-- it (controller_id = 42 AND linkage_id = ...) and never reads, and counts, another member's.
+CREATE INDEX participant_linkage_idx ON outreach.participant (controller_id, linkage_id) WHERE linkage_id IS NOT NULL;
 COMMENT ON TABLE outreach.participant IS 'people who take part in outreach, one row per controller that registered them';
 COMMENT ON COLUMN outreach.participant.upn IS 'Unique Pupil Number (DfE), where the member holds it';
 COMMENT ON COLUMN outreach.participant.uln IS 'Unique Learner Number (Learning Records Service), where the member holds it';
