@@ -398,8 +398,11 @@ FROM pg_proc p, unnest(p.proconfig) c
 WHERE p.pronamespace = 'outreach'::regnamespace AND c LIKE 'search_path=%' AND c !~ ', pg_temp$'
 ORDER BY p.oid::regprocedure::text;
 -- Functions written in SQL or PL/pgSQL without a pinned search_path (their body is resolved
--- with the caller's path): only the two procedures that commit, which cannot pin one and call
--- only qualified names (granted to outreach_daemon alone). Functions with a standard SQL body
+-- with the caller's path): the two procedures that commit, which cannot pin one and call
+-- only qualified names (granted to outreach_daemon alone), and SQL functions that are inlined
+-- into their callers (a SET clause would stop that), whose operators are all qualified
+-- (area_profile, report_groups: the latter executable only by the extension's own SECURITY
+-- DEFINER reports), and the loader's helpers they call. Functions with a standard SQL body
 -- (RETURN ...) are parsed when created, so no later search_path reaches them: listed apart.
 SELECT p.oid::regprocedure AS unpinned_sql_function
 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang

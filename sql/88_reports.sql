@@ -75,16 +75,37 @@ VALUES (:rp_a, 'summer_school', 'Summer school', '2022-10-01'), (:rp_b, 'summer_
 INSERT INTO outreach.attendance (controller_id, participant_id, activity_id, attended_on)
 SELECT p.controller_id, p.participant_id, a.activity_id, p.first_on
 FROM rp_people p JOIN outreach.activity a USING (controller_id);
--- Outcomes: HE entry for 12 of A's October 2024 people, and for the withdrawn one.
+-- Outcomes of A's people (and of the withdrawn and restricted ones, never counted):
+--   HESA: HE entry in 2025 for a1-a12; continuation for a1-a25 (a1-a20 continuing, a21-a25
+--   left; a1 also left in an earlier year, which the latest year overrides).
+--   DfE: KS4 Attainment 8 for a1-a20 (40 for a1-a10, 50 for a11-a20; a20 also has a second
+--   result of 60 from another year, so its own mean 55 counts once), "basics" for only three.
+CREATE TEMP TABLE rp_facts (ref text, recipient text, outcome text, academic_year int, measure text, value text);
+INSERT INTO rp_facts
+SELECT 'a' || i, 'hesa', 'he_entry', 2025, '', '' FROM generate_series(1, 12) AS i
+UNION ALL SELECT 'withdrawn', 'hesa', 'he_entry', 2025, '', ''
+UNION ALL SELECT 'a' || i, 'hesa', 'continuation', 2026, '', CASE WHEN i <= 20 THEN 'continuing' ELSE 'left' END
+          FROM generate_series(1, 25) AS i
+UNION ALL SELECT 'a1', 'hesa', 'continuation', 2025, '', 'left'
+UNION ALL SELECT r, 'hesa', 'continuation', 2026, '', 'left' FROM unnest(ARRAY['withdrawn', 'restricted']) AS r
+UNION ALL SELECT 'a' || i, 'dfe', 'ks4', 2023, 'attainment8', CASE WHEN i <= 10 THEN '40' ELSE '50' END
+          FROM generate_series(1, 20) AS i
+UNION ALL SELECT 'a20', 'dfe', 'ks4', 2024, 'attainment8', '60'
+UNION ALL SELECT r, 'dfe', 'ks4', 2023, 'attainment8', '90' FROM unnest(ARRAY['withdrawn', 'restricted']) AS r
+UNION ALL SELECT 'a' || i, 'dfe', 'ks4', 2023, 'basics', '1' FROM generate_series(1, 3) AS i;
 INSERT INTO outreach.outcome_block (controller_id, recipient, block, participant_ids, outcomes, academic_years, measures,
                                     provider_ukprns, provider_names, outcome_values, import_ids, line_nos, updated_ats)
-SELECT :rp_a, 'hesa', (min(participant_id) >> 16)::int, array_agg(participant_id ORDER BY participant_id),
-       array_fill('he_entry'::text, ARRAY[count(*)::int]), array_fill(2025, ARRAY[count(*)::int]),
-       array_fill(''::text, ARRAY[count(*)::int]), array_fill(10007792, ARRAY[count(*)::int]),
-       array_fill('A university'::text, ARRAY[count(*)::int]), array_fill(''::text, ARRAY[count(*)::int]),
+SELECT :rp_a, f.recipient, (min(p.participant_id) >> 16)::int,
+       array_agg(p.participant_id ORDER BY p.participant_id, f.outcome, f.academic_year, f.measure),
+       array_agg(f.outcome ORDER BY p.participant_id, f.outcome, f.academic_year, f.measure),
+       array_agg(f.academic_year ORDER BY p.participant_id, f.outcome, f.academic_year, f.measure),
+       array_agg(f.measure ORDER BY p.participant_id, f.outcome, f.academic_year, f.measure),
+       array_fill(10007792, ARRAY[count(*)::int]), array_fill('A university'::text, ARRAY[count(*)::int]),
+       array_agg(f.value ORDER BY p.participant_id, f.outcome, f.academic_year, f.measure),
        array_fill(0::bigint, ARRAY[count(*)::int]), array_fill(1, ARRAY[count(*)::int]),
        array_fill(now(), ARRAY[count(*)::int])
-FROM rp_people WHERE controller_id = :rp_a AND (ref IN ('a1','a2','a3','a4','a5','a6','a7','a8','a9','a10','a11','a12','withdrawn'));
+FROM rp_facts f JOIN rp_people p ON p.controller_id = :rp_a AND p.ref = f.ref
+GROUP BY f.recipient;
 
 -----------------------------------------------------------------------------------------------
 -- A reader: each own participant's neighbourhood as at their first activity, and why not
@@ -108,6 +129,16 @@ SELECT cohort, activity_type, intensity, participants, with_outcome, percent, ma
 FROM outreach.outcomes_by_activity WHERE outcome = 'he_entry' ORDER BY 1, 2, 3;
 SELECT controller_code, recipient, outcome, academic_year, participants, participants_sent, mean_value
 FROM outreach.progression_summary ORDER BY 1, 2, 3;
+-- KS4 attainment against the whole population: 20 people with a mean of 45.25 (a20 counts
+-- once, with its own mean 55); "basics" has three people, so no mean; every intensity shown.
+SELECT cohort, activity_type, intensity, key_stage, measure, participants, mean_value
+FROM outreach.attainment_by_activity ORDER BY 1, 2, 3, 4, 5;
+-- Continuation: of 25 people with a record, 20 continuing and 5 left (a1's earlier year does
+-- not count); the withdrawn and restricted ones' records are not counted.
+SELECT cohort, activity_type, intensity, status, participants, with_status, percent, marker
+FROM outreach.continuation_by_activity ORDER BY 1, 2, 3, 4;
+SELECT regress.try($$SELECT count(*)::text FROM outreach.report_attainment('nope')$$) AS attainment_unknown_policy,
+       regress.try($$SELECT count(*)::text FROM outreach.report_continuation('nope')$$) AS continuation_unknown_policy;
 SELECT regress.try('SELECT count(*)::text FROM outreach.participant_area') AS analyst_reads_rows,
        regress.try('SELECT count(*)::text FROM outreach.participant') AS analyst_reads_participants;
 -- EXPLAIN ANALYZE shows the report function's output, never the rows behind it.

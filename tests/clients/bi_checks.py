@@ -21,7 +21,8 @@ failures = 0
 # What a BI role may read: the disclosure-controlled views and reference data without a row
 # per person. Anything else it can SELECT is a finding.
 ALLOWED_RELATIONS = {
-    "reach_by_area", "outcomes_by_activity", "progression_summary", "disclosure_policies",
+    "reach_by_area", "outcomes_by_activity", "attainment_by_activity", "continuation_by_activity",
+    "progression_summary", "disclosure_policies",
     "activity_type", "institution", "controller", "controller_role",
     "postcode_geography", "polar4_area", "tundra_area", "deprivation_area", "area_lookup_load",
     "area_lookup_field", "area_lookup_header",
@@ -32,7 +33,8 @@ ALLOWED_RELATIONS = {
 }
 # SECURITY DEFINER functions it may execute: each returns aggregates or its own access.
 ALLOWED_DEFINER_FUNCTIONS = {
-    "report_reach_by_area", "report_outcomes", "report_progression", "report_controller_ids",
+    "report_reach_by_area", "report_outcomes", "report_attainment", "report_continuation",
+    "report_progression", "report_controller_ids",
     "my_controller_ids", "default_controller_id", "retention_summary_rows", "retention_forecast_rows",
 }
 # Per-person relations and functions, each tried directly.
@@ -86,8 +88,10 @@ rows, _ = query("""
 readable = {r[0] for r in rows or []}
 check("reads no relation of schema outreach but the disclosure-controlled views and reference data",
       rows is not None and readable <= ALLOWED_RELATIONS, f"also readable: {sorted(readable - ALLOWED_RELATIONS)}")
-check("reads reach_by_area, outcomes_by_activity and progression_summary",
-      {"reach_by_area", "outcomes_by_activity", "progression_summary"} <= readable, f"readable: {sorted(readable)}")
+REPORTS = {"reach_by_area", "outcomes_by_activity", "attainment_by_activity", "continuation_by_activity",
+           "progression_summary"}
+check("reads every report view (" + ", ".join(sorted(REPORTS)) + ")",
+      REPORTS <= readable, f"readable: {sorted(readable)}")
 
 rows, _ = query("""
     SELECT DISTINCT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -114,6 +118,11 @@ check("every count in reach_by_area is rounded to a multiple of 5",
 rows, state = query("SELECT participants, with_outcome FROM outreach.outcomes_by_activity")
 check("every count in outcomes_by_activity is rounded to a multiple of 5",
       bool(rows) and all(a % 5 == 0 and b % 5 == 0 for a, b in rows), f"SQLSTATE {state}")
+
+for view, columns in (("attainment_by_activity", "participants, 0"), ("continuation_by_activity", "participants, with_status")):
+    rows, state = query(f"SELECT {columns} FROM outreach.{view}")
+    check(f"{view} answers, every count rounded to a multiple of 5",
+          rows is not None and all(a % 5 == 0 and b % 5 == 0 for a, b in rows), f"SQLSTATE {state}")
 
 rows, state = query("SELECT participants FROM outreach.retention_summary UNION ALL "
                     "SELECT participants FROM outreach.retention_forecast")
