@@ -204,11 +204,13 @@ SELECT regress_sec.compare($$UPDATE outreach.participant SET first_name = first_
        left(regress_sec.observe($$UPDATE outreach.participant SET religion = 'a-religion-1' WHERE religion = 'a-religion-1'$$), 26) AS where_refused,
        left(regress_sec.observe(format('UPDATE outreach.participant SET religion = %L WHERE external_ref = %L', repeat('x', 101), 'A-001')), 26) AS too_long_refused;
 -- what is seen of a guess, right or wrong: every trigger called alike, the audit row written
--- (through the index, pinned: which plan the planner picks for a table of three rows is not
+-- (through the index, pinned, not a bitmap either: which plan the planner picks for a table of three rows is not
 -- what this test is about, and it differed between a fresh install and an upgraded one)
 SET enable_seqscan = off;
+SET enable_bitmapscan = off;
 SELECT regress_sec.observe($$UPDATE outreach.participant SET religion = 'a-religion-1' WHERE external_ref = 'A-001'$$) AS one_guess;
 RESET enable_seqscan;
+RESET enable_bitmapscan;
 
 -- attack 84b: the WAL a guess writes (EXPLAIN (ANALYZE, WAL), one top-level transaction each,
 -- rolled back): PostgreSQL logs a same-page update as the bytes that differ from the old row

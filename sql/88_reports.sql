@@ -137,6 +137,13 @@ FROM outreach.attainment_by_activity ORDER BY 1, 2, 3, 4, 5;
 -- not count); the withdrawn and restricted ones' records are not counted.
 SELECT cohort, activity_type, intensity, status, participants, with_status, percent, marker
 FROM outreach.continuation_by_activity ORDER BY 1, 2, 3, 4;
+-- Every column of every view a BI login reads has a description for BI tools.
+SELECT c.relname AS view_without_description, a.attname AS column_without_description
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+WHERE c.relnamespace = 'outreach'::regnamespace AND c.relkind = 'v'
+  AND has_table_privilege('outreach_bi', c.oid, 'SELECT')
+  AND (col_description(c.oid, a.attnum) IS NULL OR obj_description(c.oid, 'pg_class') IS NULL)
+ORDER BY 1, 2;
 SELECT regress.try($$SELECT count(*)::text FROM outreach.report_attainment('nope')$$) AS attainment_unknown_policy,
        regress.try($$SELECT count(*)::text FROM outreach.report_continuation('nope')$$) AS continuation_unknown_policy;
 SELECT regress.try('SELECT count(*)::text FROM outreach.participant_area') AS analyst_reads_rows,

@@ -149,6 +149,8 @@ SELECT r.controller_id, r.controller_code, r.academic_year, r.activity_type, r.m
 FROM outreach.report_reach_by_area('hesa') r;
 COMMENT ON VIEW outreach.reach_by_area IS
   'participants reached per member, academic year, activity type and neighbourhood band, HESA rounding and suppression (report_reach_by_area(''ofs'') for the OfS convention)';
+COMMENT ON COLUMN outreach.reach_by_area.controller_id IS 'the member (outreach.controller)';
+COMMENT ON COLUMN outreach.reach_by_area.controller_code IS 'the member''s code';
 COMMENT ON COLUMN outreach.reach_by_area.academic_year IS 'academic year of the attendance, e.g. 2025/26';
 COMMENT ON COLUMN outreach.reach_by_area.activity_type IS 'activity type, or (all): each participant once across types';
 COMMENT ON COLUMN outreach.reach_by_area.measure IS 'polar4, tundra_msoa, tundra_lsoa (quintiles), imd2019, imd2025 (deciles)';

@@ -116,6 +116,8 @@ SELECT r.controller_id, r.controller_code, r.cohort, r.activity_type, r.intensit
 FROM outreach.report_outcomes('hesa') r;
 COMMENT ON VIEW outreach.outcomes_by_activity IS
   'progression to HE, HE applications, KS4/KS5 results and continuation per member, cohort, activity type and intensity, HESA rounding and suppression';
+COMMENT ON COLUMN outreach.outcomes_by_activity.controller_id IS 'the member (outreach.controller)';
+COMMENT ON COLUMN outreach.outcomes_by_activity.controller_code IS 'the member''s code';
 COMMENT ON COLUMN outreach.outcomes_by_activity.cohort IS 'Expected HE Entry Year (the member''s override where set)';
 COMMENT ON COLUMN outreach.outcomes_by_activity.activity_type IS 'activity type attended, (all) for any type, (all participants) for the member''s whole population of the cohort';
 COMMENT ON COLUMN outreach.outcomes_by_activity.intensity IS 'distinct activities attended (of the type): 1, 2-3, 4+, or (any)';
@@ -198,6 +200,8 @@ SELECT r.controller_id, r.controller_code, r.cohort, r.activity_type, r.intensit
 FROM outreach.report_attainment('hesa') r;
 COMMENT ON VIEW outreach.attainment_by_activity IS
   'KS4/KS5 attainment (the mean of each measure) per member, cohort, activity type and intensity, against the whole population; HESA rounding and suppression';
+COMMENT ON COLUMN outreach.attainment_by_activity.controller_id IS 'the member (outreach.controller)';
+COMMENT ON COLUMN outreach.attainment_by_activity.controller_code IS 'the member''s code';
 COMMENT ON COLUMN outreach.attainment_by_activity.cohort IS 'Expected HE Entry Year (the member''s override where set)';
 COMMENT ON COLUMN outreach.attainment_by_activity.activity_type IS 'activity type attended, (all) for any type, (all participants) for the member''s whole population of the cohort';
 COMMENT ON COLUMN outreach.attainment_by_activity.intensity IS 'distinct activities attended (of the type): 1, 2-3, 4+, or (any)';
@@ -289,6 +293,8 @@ SELECT r.controller_id, r.controller_code, r.cohort, r.activity_type, r.intensit
 FROM outreach.report_continuation('hesa') r;
 COMMENT ON VIEW outreach.continuation_by_activity IS
   'continuation in HE (the share of each status among participants with a record) per member, cohort, activity type and intensity, against the whole population; HESA rounding and suppression';
+COMMENT ON COLUMN outreach.continuation_by_activity.controller_id IS 'the member (outreach.controller)';
+COMMENT ON COLUMN outreach.continuation_by_activity.controller_code IS 'the member''s code';
 COMMENT ON COLUMN outreach.continuation_by_activity.cohort IS 'Expected HE Entry Year (the member''s override where set)';
 COMMENT ON COLUMN outreach.continuation_by_activity.activity_type IS 'activity type attended, (all) for any type, (all participants) for the member''s whole population of the cohort';
 COMMENT ON COLUMN outreach.continuation_by_activity.intensity IS 'distinct activities attended (of the type): 1, 2-3, 4+, or (any)';
@@ -369,6 +375,12 @@ REVOKE ALL ON outreach.progression_summary FROM PUBLIC;
 GRANT SELECT ON outreach.progression_summary TO outreach_reader, outreach_analyst, outreach_processor, outreach_bi;
 COMMENT ON VIEW outreach.progression_summary IS
   'per member: participants with each outcome (recipient, kind, year, measure), the numeric mean, and how many were sent; HESA rounding and suppression';
+COMMENT ON COLUMN outreach.progression_summary.controller_id IS 'the member (outreach.controller)';
+COMMENT ON COLUMN outreach.progression_summary.controller_code IS 'the member''s code';
+COMMENT ON COLUMN outreach.progression_summary.recipient IS 'the linkage recipient that returned the outcomes (outreach.recipient)';
+COMMENT ON COLUMN outreach.progression_summary.outcome IS 'he_entry, he_application, ks4, ks5 or continuation';
+COMMENT ON COLUMN outreach.progression_summary.academic_year IS 'the academic year of the outcome, as the recipient returned it';
+COMMENT ON COLUMN outreach.progression_summary.measure IS 'the measure (KS4/KS5, for example attainment8); empty for other outcomes';
 COMMENT ON COLUMN outreach.progression_summary.participants IS 'participants with the outcome, rounded (HESA: nearest 5, 0-2 shown as 0)';
 COMMENT ON COLUMN outreach.progression_summary.participants_sent IS 'participants sent to the recipient, rounded';
 COMMENT ON COLUMN outreach.progression_summary.mean_value IS 'mean of the numeric values (each person''s own mean first; one decimal); NULL for 7 people or fewer';
