@@ -72,12 +72,13 @@ dt_wait() {
   done
 }
 
-# dt_poll SQL END INTERVAL: runs SQL every INTERVAL seconds on one connection until $SECONDS
-# reaches END (or whoever reads stops), each result followed by a line "-- dt_wait". Ends when
-# the connection is lost.
+# dt_poll SQL END INTERVAL: runs SQL at once, then every INTERVAL seconds on one connection
+# until $SECONDS reaches END (or whoever reads stops), each result followed by a line
+# "-- dt_wait". Ends when the connection is lost.
 dt_poll() {
-  while [ "$SECONDS" -lt "$2" ]; do
+  while :; do
     printf '%s;\n\\echo -- dt_wait\n' "$1" || break
+    [ "$SECONDS" -lt "$2" ] || break
     sleep "$3"
   done | psql -X -q -At -d "$DT_DB" 2>/dev/null
 }
