@@ -7,8 +7,10 @@
 #   FUZZ_SECONDS=10 bash tests/fuzz/run.sh postcode keyring
 #
 # Environment: FUZZ_SECONDS (per target), FUZZ_JOBS (targets run at once, default: CPUs),
-# FUZZ_MAX_LEN (default 256). Logs: build/fuzz/logs/<target>.log; a crashing input is saved
-# under build/fuzz/artifacts/<target>/ (add it to tests/fuzz/corpus/<target>/ once fixed).
+# FUZZ_MAX_LEN (default 256), FUZZ_BUILD_ONLY=1 (build, run nothing: scripts/test builds while
+# other stages run and fuzzes later, when the CPUs are free). Logs: build/fuzz/logs/<target>.log;
+# a crashing input is saved under build/fuzz/artifacts/<target>/ (add it to
+# tests/fuzz/corpus/<target>/ once fixed).
 set -uo pipefail
 
 here="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -47,6 +49,7 @@ if ! CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DOUTREACH_FUZZ=ON >"$bui
 	tail -n 20 "$build_log"
 	exit 1
 fi
+[[ "${FUZZ_BUILD_ONLY:-0}" == 1 ]] && exit 0
 
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/outreach-fuzz.XXXXXX")"
 trap 'rm -rf -- "$scratch"' EXIT
