@@ -1,0 +1,162 @@
+-- The register of data subjects' requests: due dates by the corresponding-day rule (month ends,
+-- 29 February), one extension to at most three months, children's requests by a parent,
+-- closing, what each member's DPO sees, and what everyone else is refused.
+SET search_path = regress, outreach, public;
+SET datestyle = ISO;
+\set VERBOSITY terse
+
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.rr_cleanup() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+  ids int[] := ARRAY(SELECT controller_id FROM outreach.controller WHERE code LIKE 'regress\_rr\_%');
+BEGIN
+  DELETE FROM outreach.rights_request WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.audit_log WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.controller WHERE controller_id = ANY (ids);
+  FOR r IN SELECT rolname FROM pg_catalog.pg_roles
+           WHERE rolname LIKE 'regress\_rr\_%' OR rolname LIKE 'outreach\_regress\_rr\_%' ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP ROLE %I', r.rolname);
+  END LOOP;
+END $$;
+SELECT pg_temp.rr_cleanup();
+RESET client_min_messages;
+
+SELECT outreach.create_controller('regress_rr_a', 'Regress rights A') AS rr_a \gset
+SELECT outreach.create_controller('regress_rr_b', 'Regress rights B') AS rr_b \gset
+CREATE ROLE regress_rr_dpo_a;
+CREATE ROLE regress_rr_dpo_b;
+CREATE ROLE regress_rr_writer_a;
+SELECT count(*) AS grants FROM (VALUES (outreach.grant_controller_access('regress_rr_dpo_a', 'regress_rr_a', 'dpo')),
+                                       (outreach.grant_controller_access('regress_rr_dpo_b', 'regress_rr_b', 'dpo')),
+                                       (outreach.grant_controller_access('regress_rr_writer_a', 'regress_rr_a', 'writer'))) AS g(x);
+-- regress.try with the ids and the dates of today and tomorrow masked (they differ from run to run).
+CREATE FUNCTION pg_temp.try_masked(sql text) RETURNS text LANGUAGE sql AS $$
+  SELECT replace(replace(regexp_replace(regress.try(sql), '(participant|request|controller) [0-9]+', '\1 N', 'g'),
+                         (current_date + 1)::text, 'tomorrow'), current_date::text, 'today')
+$$;
+
+-- A's people: a child born 1 March 2014 (11 until the day before 1 March 2026), one born
+-- 29 February 2012 (12 from 1 March 2024 in law, not 28 February), one with no date of birth.
+-- B holds someone too.
+INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode)
+VALUES (:rr_a, 'kid', 'Kim', 'Kay', '2014-03-01', 'SW1A 1AA'), (:rr_a, 'leap', 'Lee', 'Lay', '2012-02-29', 'SW1A 1AA'),
+       (:rr_a, 'nodob', 'Nia', 'Noe', NULL, NULL), (:rr_b, 'b1', 'Bo', 'Bee', '2008-01-01', 'M1 1AE');
+SELECT participant_id AS kid FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'kid' \gset
+SELECT participant_id AS leap FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'leap' \gset
+SELECT participant_id AS nodob FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'nodob' \gset
+SELECT participant_id AS b1 FROM outreach.participant WHERE controller_id = :rr_b AND external_ref = 'b1' \gset
+
+-----------------------------------------------------------------------------------------------
+-- Due dates: one calendar month by the corresponding day, or the month's last day
+-----------------------------------------------------------------------------------------------
+SET ROLE regress_rr_dpo_a;
+SELECT received, outreach.open_rights_request(:rr_a, 'access', received) > 0 AS opened
+FROM unnest(ARRAY[date '2024-01-31', '2025-01-31', '2024-01-29', '2024-02-29', '2025-02-28', '2024-12-31',
+                  '2024-03-31', '2024-08-31', '2024-06-15']) AS received;
+SELECT received_on, due_on, kind, requester, status, opened_by
+FROM outreach.rights_request ORDER BY received_on;
+
+-----------------------------------------------------------------------------------------------
+-- One extension, to three months at most from receipt, with a reason, told within the month
+-----------------------------------------------------------------------------------------------
+SELECT request_id AS jan31 FROM outreach.rights_request WHERE received_on = '2024-01-31' \gset
+SELECT request_id AS jun15 FROM outreach.rights_request WHERE received_on = '2024-06-15' \gset
+SELECT regress.try(format($$SELECT outreach.extend_rights_request(%s, %s, NULL, 2, '2024-02-20')::text$$, :rr_a, :jan31)) AS no_reason,
+       regress.try(format($$SELECT outreach.extend_rights_request(%s, %s, 'complex', 3, '2024-02-20')::text$$, :rr_a, :jan31)) AS beyond_three_months,
+       regress.try(format($$SELECT outreach.extend_rights_request(%s, %s, 'complex', 2, '2024-03-01')::text$$, :rr_a, :jan31)) AS told_after_the_month;
+SELECT outreach.extend_rights_request(:rr_a, :jan31, 'many records at several members', 2, '2024-02-20') AS extended_to,
+       outreach.extend_rights_request(:rr_a, :jun15, 'complex', 1, '2024-07-15') AS extended_by_one_month_to;
+SELECT pg_temp.try_masked(format($$SELECT outreach.extend_rights_request(%s, %s, 'again', 1, '2024-02-21')::text$$, :rr_a, :jan31)) AS second_extension;
+
+-----------------------------------------------------------------------------------------------
+-- Closing: with an outcome; a refusal with its reason
+-----------------------------------------------------------------------------------------------
+SELECT regress.try(format($$SELECT outreach.close_rights_request(%s, %s, '  ')$$, :rr_a, :jan31)) AS no_outcome,
+       regress.try(format($$SELECT outreach.close_rights_request(%s, %s, 'refused', '')$$, :rr_a, :jan31)) AS refusal_without_reason,
+       regress.try(format($$SELECT outreach.close_rights_request(%s, %s, 'answered', NULL, '2024-01-30')$$, :rr_a, :jan31)) AS closed_before_receipt;
+SELECT outreach.close_rights_request(:rr_a, :jan31, 'copy sent by secure email', NULL, '2024-04-02') AS jan31_status,
+       outreach.close_rights_request(:rr_a, :jun15, 'not answered', 'manifestly unfounded: the same request repeated weekly', '2024-07-20') AS jun15_status;
+SELECT pg_temp.try_masked(format($$SELECT outreach.close_rights_request(%s, %s, 'again')$$, :rr_a, :jan31)) AS closed_twice,
+       pg_temp.try_masked(format($$SELECT outreach.extend_rights_request(%s, %s, 'late', 1, '2024-06-20')::text$$, :rr_a, :jun15)) AS extend_closed;
+SELECT received_on, due_on, extended_due_on, extension_reason, status, closed_on, outcome, refusal_reason
+FROM outreach.rights_request WHERE request_id IN (:jan31, :jun15) ORDER BY received_on;
+
+-----------------------------------------------------------------------------------------------
+-- A parent's or guardian's request: a child under 12 on the day received is accepted; from 12
+-- the child's agreement or an override with a reason; an unknown age needs them too
+-----------------------------------------------------------------------------------------------
+SELECT outreach.open_rights_request(:rr_a, 'access', '2026-02-28', 'parent_or_guardian', ARRAY[:kid]) > 0 AS kid_aged_11;
+SELECT regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', %L, 'parent_or_guardian', ARRAY[%s])::text$$,
+                          :rr_a, '2026-03-01', :kid)) AS kid_aged_12,
+       regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', %L, 'parent_or_guardian', ARRAY[%s, %s])::text$$,
+                          :rr_a, '2024-03-01', :kid, :leap)) AS with_leap_child_just_12,
+       regress.try(format($$SELECT outreach.open_rights_request(%s, 'erasure', %L, 'parent_or_guardian', ARRAY[%s])::text$$,
+                          :rr_a, '2024-01-10', :nodob)) AS age_unknown,
+       regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', %L, 'parent_or_guardian')::text$$,
+                          :rr_a, '2024-01-10')) AS no_child_named;
+-- The refusal names the child's age and how to proceed.
+\set VERBOSITY default
+SELECT outreach.open_rights_request(:rr_a, 'access', '2026-03-01', 'parent_or_guardian', ARRAY[:kid]);
+\set VERBOSITY terse
+SELECT outreach.open_rights_request(:rr_a, 'access', '2024-02-28', 'parent_or_guardian', ARRAY[:leap]) > 0 AS leap_child_11_on_28_feb,
+       outreach.open_rights_request(:rr_a, 'access', '2026-03-01', 'parent_or_guardian', ARRAY[:kid],
+                                    child_agreement => true) > 0 AS kid_12_agreed,
+       outreach.open_rights_request(:rr_a, 'erasure', '2024-01-10', 'parent_or_guardian', ARRAY[:nodob],
+                                    child_override_reason => 'court order of 2024-01-05 names the parent') > 0 AS overridden;
+SELECT received_on, kind, requester, child_age, child_agreement, child_override_reason
+FROM outreach.rights_request WHERE requester = 'parent_or_guardian' ORDER BY received_on, child_age;
+
+-----------------------------------------------------------------------------------------------
+-- Bad input, and the same answer for another member's records as for unknown ones
+-----------------------------------------------------------------------------------------------
+SELECT regress.try(format($$SELECT outreach.open_rights_request(%s, 'deletion', '2024-01-10')::text$$, :rr_a)) AS unknown_kind,
+       regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10', 'neighbour')::text$$, :rr_a)) AS unknown_requester,
+       pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', current_date + 1)::text$$, :rr_a)) AS received_tomorrow,
+       regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', 'infinity')::text$$, :rr_a)) AS received_infinity;
+SELECT pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10', 'subject', ARRAY[%s])::text$$, :rr_a, :b1)) AS other_members_person,
+       pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10', 'subject', ARRAY[%s])::text$$, :rr_a, 999999999)) AS unknown_person,
+       pg_temp.try_masked(format($$SELECT outreach.close_rights_request(%s, %s, 'x')$$, :rr_a, 999999999)) AS unknown_request;
+RESET ROLE;
+
+-----------------------------------------------------------------------------------------------
+-- Who sees and changes what: each DPO its own member's requests; nobody writes the table
+-----------------------------------------------------------------------------------------------
+SET ROLE regress_rr_dpo_b;
+SELECT outreach.open_rights_request(:rr_b, 'rectification', '2024-05-31', 'representative', ARRAY[:b1],
+                                    identity_verified_on => '2024-06-03', identity_verified_how => 'solicitor''s letter') > 0 AS b_opened;
+SELECT count(*) AS b_sees, bool_and(controller_id = :rr_b) AS only_own FROM outreach.rights_request;
+SELECT pg_temp.try_masked(format($$SELECT outreach.close_rights_request(%s, %s, 'x')$$, :rr_a, :jun15)) AS close_as_other_dpo,
+       pg_temp.try_masked(format($$SELECT outreach.close_rights_request(%s, %s, 'x')$$, :rr_b, :jun15)) AS close_a_request_as_b,
+       regress.try($$UPDATE outreach.rights_request SET status = 'completed'$$) AS update_directly;
+RESET ROLE;
+SET ROLE regress_rr_writer_a;
+SELECT regress.try('SELECT count(*)::text FROM outreach.rights_request') AS writer_reads,
+       regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10')::text$$, :rr_a)) AS writer_opens;
+RESET ROLE;
+
+-- Every change is in the audit log: the request's key and kind, never the people or reasons.
+SELECT a.action, a.relation, a.record ->> 'kind' AS kind, a.columns, count(*)
+FROM outreach.audit_log a WHERE a.controller_id IN (:rr_a, :rr_b) AND a.relation = 'rights_request'
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4;
+SELECT count(*) AS audit_rows_with_reasons FROM outreach.audit_log a
+WHERE a.controller_id IN (:rr_a, :rr_b) AND a.record::text ~* '(court|solicitor|unfounded|secure email)';
+
+-----------------------------------------------------------------------------------------------
+-- What is due: open requests due within 7 days, and overdue ones
+-----------------------------------------------------------------------------------------------
+SET ROLE regress_rr_dpo_a;
+SELECT outreach.open_rights_request(:rr_a, 'erasure', current_date - 27) > 0 AS due_soon,
+       outreach.open_rights_request(:rr_a, 'objection', current_date - 10) > 0 AS not_due_yet,
+       outreach.open_rights_request(:rr_a, 'withdrawal', current_date) > 0 AS received_today;
+SELECT kind, received_on = current_date - 27 AS received_27_days_ago, state, days_left BETWEEN 0 AND 7 AS within_a_week,
+       days_left = due_on - current_date AS days_left_consistent
+FROM outreach.rights_requests_due WHERE received_on >= current_date - 30 ORDER BY kind;
+SELECT kind, received_on, due_on, extended, state, days_left < 0 AS overdue
+FROM outreach.rights_requests_due WHERE received_on < '2025-01-01' ORDER BY received_on;
+RESET ROLE;
+
+SET client_min_messages = warning;
+SELECT pg_temp.rr_cleanup();
+RESET client_min_messages;
