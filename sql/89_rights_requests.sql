@@ -157,6 +157,49 @@ SELECT kind, received_on, due_on, extended, state, days_left < 0 AS overdue
 FROM outreach.rights_requests_due WHERE received_on < '2025-01-01' ORDER BY received_on;
 RESET ROLE;
 
+-----------------------------------------------------------------------------------------------
+-- Finding the person: a DPO finds its own member's records by identifiers (a second
+-- registration spelled differently too); the processor learns only which members hold one;
+-- every lookup is logged without the identifiers
+-----------------------------------------------------------------------------------------------
+-- Kim Kay is registered twice at A ("KIM  kay", the postcode without its space) and once at B.
+INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode)
+VALUES (:rr_a, 'kid-again', 'KIM ', 'kay', '2014-03-01', 'sw1a1aa'), (:rr_b, 'b-kid', 'Kim', 'Kay', '2014-03-01', 'SW1A 1AA');
+CREATE ROLE regress_rr_processor IN ROLE outreach_processor;
+SELECT coalesce(max(lookup_id), 0) AS lookup_mark FROM outreach.subject_lookup \gset
+SET ROLE regress_rr_dpo_a;
+SELECT controller_code, external_ref, participant_id IS NOT NULL AS has_id, withdrawn, restricted
+FROM outreach.find_subject('Kim', 'Kay', '2014-03-01', 'SW1A 1AA') ORDER BY external_ref;
+SELECT count(*) AS nobody FROM outreach.find_subject('Nobody', 'Known', '2014-03-01', 'SW1A 1AA');
+SELECT regress.try($$SELECT count(*)::text FROM outreach.find_subject('Kim', NULL, '2014-03-01', 'SW1A 1AA')$$) AS missing_identifier,
+       regress.try($$SELECT count(*)::text FROM outreach.find_subject('Kim', 'Kay', '2014-03-01', 'not a postcode')$$) AS bad_postcode;
+RESET ROLE;
+SET ROLE regress_rr_processor;
+SELECT controller_code, participant_id, external_ref, registered_at, withdrawn
+FROM outreach.find_subject('Kim', 'Kay', '2014-03-01', 'SW1A 1AA')
+WHERE controller_code LIKE 'regress\_rr\_%' ORDER BY controller_code;
+RESET ROLE;
+SET ROLE regress_rr_writer_a;
+SELECT regress.try($$SELECT count(*)::text FROM outreach.find_subject('Kim', 'Kay', '2014-03-01', 'SW1A 1AA')$$) AS writer_finds;
+RESET ROLE;
+-- The log: who looked, as whose DPO or as the processor, which members matched; no identifiers.
+SELECT acting_role, cardinality(as_dpo_of) AS dpo_of, as_processor,
+       ARRAY(SELECT c.code FROM outreach.controller c WHERE c.controller_id = ANY (matched_controllers)
+             AND c.code LIKE 'regress\_rr\_%' ORDER BY 1) AS matched
+FROM outreach.subject_lookup WHERE lookup_id > :lookup_mark ORDER BY lookup_id;
+SELECT count(*) AS log_rows_with_identifiers FROM outreach.subject_lookup s
+WHERE s::text ~* '(kim|kay|sw1a|2014-03-01)';
+-- Each member's DPO sees the lookups of its records in its audit log: A its own two searches and
+-- the processor's, B the processor's (which found b-kid).
+SELECT c.code, a.acting_role, a.record ->> 'as_processor' AS as_processor,
+       jsonb_array_length(a.record -> 'participant_ids') AS records_found
+FROM outreach.audit_log a JOIN outreach.controller c USING (controller_id)
+WHERE a.controller_id IN (:rr_a, :rr_b) AND a.action = 'find_subject' ORDER BY a.audit_id;
+SET ROLE regress_rr_dpo_b;
+SELECT count(*) AS b_dpo_sees_the_processor_lookup FROM outreach.audit_log WHERE action = 'find_subject';
+RESET ROLE;
+DROP ROLE regress_rr_processor;
+
 SET client_min_messages = warning;
 SELECT pg_temp.rr_cleanup();
 RESET client_min_messages;

@@ -74,3 +74,20 @@ REVOKE ALL ON outreach.rights_request FROM PUBLIC;
 GRANT SELECT ON outreach.rights_request TO outreach_dpo;
 SELECT pg_catalog.pg_extension_config_dump('outreach.rights_request', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.rights_request', 'request_id')::pg_catalog.regclass, '');
+
+-- find_subject() (71_subject_lookup.sql): its log, and its entry in the members' audit log.
+ALTER TABLE outreach.audit_log DROP CONSTRAINT audit_log_action_check,
+  ADD CONSTRAINT audit_log_action_check CHECK (action IN ('insert', 'update', 'delete', 'read_special', 'unmark',
+                                                          'confirm_deletion', 'erasure', 'find_subject'));
+CREATE TABLE outreach.subject_lookup (
+  lookup_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  looked_up_at timestamptz NOT NULL DEFAULT statement_timestamp(),
+  session_role name NOT NULL,
+  acting_role name NOT NULL,
+  as_dpo_of int[] NOT NULL,          -- the controllers searched as their DPO
+  as_processor boolean NOT NULL,     -- every member searched, only members' names answered
+  matched_controllers int[] NOT NULL
+);
+REVOKE ALL ON outreach.subject_lookup FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('outreach.subject_lookup', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.subject_lookup', 'lookup_id')::pg_catalog.regclass, '');
