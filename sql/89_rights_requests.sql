@@ -158,6 +158,27 @@ FROM outreach.rights_requests_due WHERE received_on < '2025-01-01' ORDER BY rece
 RESET ROLE;
 
 -----------------------------------------------------------------------------------------------
+-- Withdrawal and restriction, once recorded, are lifted only by the DPO, with a reason, audited
+-----------------------------------------------------------------------------------------------
+SET ROLE regress_rr_writer_a;
+UPDATE outreach.participant SET withdrawn_at = '2024-05-01', restricted_at = '2024-05-02' WHERE external_ref = 'leap';
+SELECT regress.try($$UPDATE outreach.participant SET withdrawn_at = NULL WHERE external_ref = 'leap'$$) AS writer_clears_withdrawal,
+       regress.try($$UPDATE outreach.participant SET restricted_at = '2024-06-01' WHERE external_ref = 'leap'$$) AS writer_moves_restriction,
+       regress.try(format('SELECT outreach.reinstate_participant(%s, ARRAY[%s], %L)::text', :rr_a, :leap, 'x')) AS writer_calls_reinstate;
+RESET ROLE;
+SET ROLE regress_rr_dpo_a;
+SELECT regress.try(format('SELECT outreach.reinstate_participant(%s, ARRAY[%s], %L)::text', :rr_a, :leap, ' ')) AS no_reason,
+       pg_temp.try_masked(format('SELECT outreach.reinstate_participant(%s, ARRAY[%s], %L)::text', :rr_a, :kid, 'x')) AS not_withdrawn,
+       pg_temp.try_masked(format('SELECT outreach.lift_restriction(%s, ARRAY[%s], %L)::text', :rr_a, :b1, 'x')) AS other_members_person,
+       pg_temp.try_masked(format('SELECT outreach.lift_restriction(%s, ARRAY[%s], %L)::text', :rr_b, :b1, 'x')) AS other_member;
+SELECT outreach.reinstate_participant(:rr_a, ARRAY[:leap], 'permission given again in writing') AS reinstated,
+       outreach.lift_restriction(:rr_a, ARRAY[:leap], 'accuracy confirmed') AS lifted;
+SELECT external_ref, withdrawn_at, restricted_at FROM outreach.participant_core WHERE external_ref = 'leap';
+SELECT action, record ->> 'reason' AS reason, columns FROM outreach.audit_log
+WHERE controller_id = :rr_a AND action IN ('reinstate', 'lift_restriction') ORDER BY audit_id;
+RESET ROLE;
+
+-----------------------------------------------------------------------------------------------
 -- Finding the person: a DPO finds its own member's records by identifiers (a second
 -- registration spelled differently too); the processor learns only which members hold one;
 -- every lookup is logged without the identifiers

@@ -280,3 +280,77 @@ COMMENT ON COLUMN outreach.rights_requests_due.due_on IS 'the date the answer is
 COMMENT ON COLUMN outreach.rights_requests_due.days_left IS 'days until due; negative when overdue';
 REVOKE ALL ON outreach.rights_requests_due FROM PUBLIC;
 GRANT SELECT ON outreach.rights_requests_due TO outreach_dpo;
+
+-- Reinstating a withdrawn participant, lifting a restriction: the member's DPO only, with a
+-- reason, audited (the reason in the DPO's own audit log). A writer cannot (keep_withdrawal).
+-- A record already marked for deletion because of the withdrawal stays marked: the DPO
+-- un-marks it with outreach.unmark_deletion() if it is to be kept.
+CREATE OR REPLACE FUNCTION outreach.clear_participant_flag(controller_id int, participant_ids bigint[], reason text,
+                                                           flag text) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  unknown bigint;
+  unset bigint;
+  n int;
+BEGIN
+  PERFORM outreach.require_dpo(controller_id);
+  IF reason IS NULL OR length(btrim(reason)) = 0 OR length(reason) > 1000 THEN
+    RAISE EXCEPTION 'a reason of 1 to 1000 characters is needed' USING ERRCODE = '22023';
+  END IF;
+  IF participant_ids IS NULL OR cardinality(participant_ids) = 0 OR cardinality(participant_ids) > 10000 THEN
+    RAISE EXCEPTION 'name 1 to 10000 participants' USING ERRCODE = '22023';
+  END IF;
+  SELECT min(coalesce(id, -1)) INTO unknown FROM unnest(participant_ids) AS id
+  WHERE id IS NULL OR NOT EXISTS (SELECT 1 FROM outreach.participant p
+                                  WHERE p.controller_id = clear_participant_flag.controller_id AND p.participant_id = id);
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION 'participant % of controller % not found', unknown, controller_id USING ERRCODE = '42704';
+  END IF;
+  SELECT min(p.participant_id) INTO unset FROM outreach.participant p
+  WHERE p.controller_id = clear_participant_flag.controller_id AND p.participant_id = ANY (participant_ids)
+    AND CASE flag WHEN 'withdrawn' THEN p.withdrawn_at IS NULL ELSE p.restricted_at IS NULL END;
+  IF unset IS NOT NULL THEN
+    RAISE EXCEPTION 'participant % of controller % is not %', unset, controller_id, flag USING ERRCODE = '55000';
+  END IF;
+  WITH cleared AS (
+    UPDATE outreach.participant p
+    SET withdrawn_at = CASE WHEN flag = 'withdrawn' THEN NULL ELSE p.withdrawn_at END,
+        restricted_at = CASE WHEN flag = 'restricted' THEN NULL ELSE p.restricted_at END
+    WHERE p.controller_id = clear_participant_flag.controller_id AND p.participant_id = ANY (participant_ids)
+    RETURNING p.controller_id, p.participant_id
+  )
+  INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
+  SELECT c.controller_id, session_user, outreach.invoking_role()::text,
+         CASE WHEN flag = 'withdrawn' THEN 'reinstate' ELSE 'lift_restriction' END, 'participant',
+         jsonb_build_object('participant_id', c.participant_id, 'reason', btrim(reason)),
+         ARRAY[CASE WHEN flag = 'withdrawn' THEN 'withdrawn_at' ELSE 'restricted_at' END]
+  FROM cleared c;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.clear_participant_flag(int, bigint[], text, text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.clear_participant_flag(int, bigint[], text, text) IS
+  'reinstate_participant() and lift_restriction(): clears withdrawn_at or restricted_at for the DPO, audited with the reason';
+
+CREATE OR REPLACE FUNCTION outreach.reinstate_participant(controller_id int, participant_ids bigint[], reason text)
+RETURNS int
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT outreach.clear_participant_flag(controller_id, participant_ids, reason, 'withdrawn') $$;
+REVOKE EXECUTE ON FUNCTION outreach.reinstate_participant(int, bigint[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.reinstate_participant(int, bigint[], text) TO outreach_dpo;
+COMMENT ON FUNCTION outreach.reinstate_participant(int, bigint[], text) IS
+  'the DPO reinstates withdrawn participants (the person gave permission again), with a reason; audited';
+
+CREATE OR REPLACE FUNCTION outreach.lift_restriction(controller_id int, participant_ids bigint[], reason text)
+RETURNS int
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT outreach.clear_participant_flag(controller_id, participant_ids, reason, 'restricted') $$;
+REVOKE EXECUTE ON FUNCTION outreach.lift_restriction(int, bigint[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.lift_restriction(int, bigint[], text) TO outreach_dpo;
+COMMENT ON FUNCTION outreach.lift_restriction(int, bigint[], text) IS
+  'the DPO lifts the restriction of processing of participants, with a reason; audited';

@@ -75,10 +75,12 @@ GRANT SELECT ON outreach.rights_request TO outreach_dpo;
 SELECT pg_catalog.pg_extension_config_dump('outreach.rights_request', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.rights_request', 'request_id')::pg_catalog.regclass, '');
 
--- find_subject() (71_subject_lookup.sql): its log, and its entry in the members' audit log.
+-- find_subject() (71_subject_lookup.sql): its log, and its entry in the members' audit log; the
+-- DPO's reinstatement and lifting of a restriction (70_rights_requests.sql) are audited too.
 ALTER TABLE outreach.audit_log DROP CONSTRAINT audit_log_action_check,
   ADD CONSTRAINT audit_log_action_check CHECK (action IN ('insert', 'update', 'delete', 'read_special', 'unmark',
-                                                          'confirm_deletion', 'erasure', 'find_subject'));
+                                                          'confirm_deletion', 'erasure', 'find_subject', 'reinstate',
+                                                          'lift_restriction'));
 CREATE TABLE outreach.subject_lookup (
   lookup_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   looked_up_at timestamptz NOT NULL DEFAULT statement_timestamp(),
