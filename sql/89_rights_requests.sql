@@ -12,7 +12,10 @@ DECLARE
   ids int[] := ARRAY(SELECT controller_id FROM outreach.controller WHERE code LIKE 'regress\_rr\_%');
 BEGIN
   DELETE FROM outreach.rights_request WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.attendance WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.activity WHERE controller_id = ANY (ids);
   DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.tombstone WHERE controller_id = ANY (ids);
   DELETE FROM outreach.audit_log WHERE controller_id = ANY (ids);
   DELETE FROM outreach.controller WHERE controller_id = ANY (ids);
   FOR r IN SELECT rolname FROM pg_catalog.pg_roles
@@ -220,6 +223,93 @@ SET ROLE regress_rr_dpo_b;
 SELECT count(*) AS b_dpo_sees_the_processor_lookup FROM outreach.audit_log WHERE action = 'find_subject';
 RESET ROLE;
 DROP ROLE regress_rr_processor;
+
+-----------------------------------------------------------------------------------------------
+-- Subject access: everything A holds on Kim (registered twice at A, once at B), in one call,
+-- checked field by field against what was loaded
+-----------------------------------------------------------------------------------------------
+SELECT participant_id AS kid2 FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'kid-again' \gset
+SELECT participant_id AS bkid FROM outreach.participant WHERE controller_id = :rr_b AND external_ref = 'b-kid' \gset
+UPDATE outreach.participant SET sex = 'F', religion = 'a-religion', he_entry_year_override = 2031,
+       he_entry_year_override_reason = 'started school a year late' WHERE participant_id = :kid;
+INSERT INTO outreach.activity (controller_id, activity_type, name, starts_on, ends_on)
+VALUES (:rr_a, 'summer_school', 'A summer school', '2025-07-01', '2025-07-04'), (:rr_b, 'workshop', 'B workshop', '2025-03-01', NULL);
+INSERT INTO outreach.attendance (controller_id, participant_id, activity_id, attended_on)
+SELECT :rr_a, :kid, activity_id, d FROM outreach.activity, unnest(ARRAY[date '2025-07-01', '2025-07-02']) AS d
+WHERE controller_id = :rr_a AND name = 'A summer school'
+UNION ALL SELECT :rr_b, :bkid, activity_id, '2025-03-01' FROM outreach.activity WHERE controller_id = :rr_b;
+INSERT INTO outreach.outcome_block (controller_id, recipient, block, participant_ids, outcomes, academic_years, measures,
+                                    provider_ukprns, provider_names, outcome_values, import_ids, line_nos, updated_ats)
+VALUES (:rr_a, 'dfe', (:kid >> 16)::int, ARRAY[:kid, :kid], ARRAY['ks4', 'ks4'], ARRAY[2030, 2030], ARRAY['attainment8', 'basics'],
+        ARRAY[0, 0], ARRAY['', ''], ARRAY['52', '1'], ARRAY[0, 0]::bigint[], ARRAY[2, 3], ARRAY[timestamptz '2031-01-05 10:00+00', '2031-01-05 10:00+00']);
+-- Two exports that sent Kim: to DfE and to Jisc (HESA), and one still building (not sent).
+INSERT INTO outreach.export (recipient, layout_version, as_of, entry_year_from, entry_year_to, status, file_name, started_by,
+                             finished_at, sha256, manifest)
+VALUES ('dfe', 1, '2030-11-28', 2030, 2031, 'finished', 'dfe_2030.csv', 'regress', '2030-11-28 18:00+00', repeat('a', 64), '{}'),
+       ('hesa', 1, '2031-11-28', 2030, 2031, 'finished', 'hesa_2031.csv', 'regress', '2031-11-28 18:00+00', repeat('b', 64), '{}'),
+       ('ucas', 1, '2031-12-01', 2030, 2031, 'building', 'ucas_2031.csv', 'regress', NULL, NULL, NULL);
+INSERT INTO outreach.disclosure_block (controller_id, block, export_id, recipient, participant_ids, cohort_years,
+                                       participant_references, content_hashes)
+SELECT :rr_a, (:kid >> 12)::int, e.export_id, e.recipient, ARRAY[:kid], ARRAY[2031], ARRAY['REF-' || e.recipient], ARRAY[1::bigint]
+FROM outreach.export e WHERE e.file_name IN ('dfe_2030.csv', 'hesa_2031.csv', 'ucas_2031.csv');
+SET ROLE regress_rr_dpo_a;
+SELECT pg_temp.try_masked(format('SELECT outreach.subject_access(%s, ARRAY[%s, %s])::text', :rr_a, :kid, :kid2)) AS without_a_request;
+SELECT outreach.open_rights_request(:rr_a, 'access', current_date, participant_ids => ARRAY[:kid, :kid2]) AS sar \gset
+SELECT pg_temp.try_masked(format('SELECT outreach.subject_access(%s, ARRAY[%s, %s])::text', :rr_a, :kid, :bkid)) AS with_b_person,
+       pg_temp.try_masked(format('SELECT outreach.subject_access(%s, ARRAY[%s])::text', :rr_a, 999999999)) AS with_unknown_person,
+       regress.try(format('SELECT outreach.subject_access(%s, ARRAY[]::bigint[])::text', :rr_a)) AS with_nobody;
+CREATE TEMP TABLE sar AS SELECT outreach.subject_access(:rr_a, ARRAY[:kid, :kid2]) AS doc;
+RESET ROLE;
+SELECT doc ->> 'schema' AS schema, doc #>> '{request,request_id}' = :'sar' AS tied_to_the_request,
+       doc #>> '{request,kind}' AS request_kind, jsonb_array_length(doc -> 'records') AS records,
+       jsonb_array_length(doc -> 'deleted_records') AS deleted_records,
+       doc #>> '{processing,controller,code}' AS controller, doc #>> '{processing,lawful_bases,personal_data}' AS basis,
+       doc #>> '{processing,automated_decision_making}' AS automated
+FROM sar;
+-- Kim's first record, field by field.
+SELECT r #>> '{participant,external_ref}' AS ref, r #>> '{participant,first_name}' AS first_name,
+       r #>> '{participant,date_of_birth}' AS dob, r #>> '{participant,postcode}' AS postcode,
+       r #>> '{participant,sex}' AS sex, r #>> '{participant,religion}' AS religion,
+       r #>> '{expected_he_entry_year,year}' AS entry_year, r #>> '{expected_he_entry_year,overridden}' AS overridden,
+       r #>> '{expected_he_entry_year,override_reason}' AS override_reason
+FROM sar, jsonb_array_elements(doc -> 'records') AS r WHERE r #>> '{participant,external_ref}' = 'kid';
+SELECT a ->> 'activity_name' AS activity, a ->> 'activity_type' AS type, a ->> 'starts_on' AS starts_on,
+       a ->> 'ends_on' AS ends_on, a ->> 'attended_on' AS attended_on
+FROM sar, jsonb_array_elements(doc -> 'records') AS r, jsonb_array_elements(r -> 'attendance') AS a
+WHERE r #>> '{participant,external_ref}' = 'kid' ORDER BY 5;
+SELECT o ->> 'recipient' AS recipient, o ->> 'outcome' AS outcome, o ->> 'academic_year' AS year, o ->> 'measure' AS measure,
+       o ->> 'value' AS value
+FROM sar, jsonb_array_elements(doc -> 'records') AS r, jsonb_array_elements(r -> 'outcomes') AS o
+WHERE r #>> '{participant,external_ref}' = 'kid' ORDER BY 4;
+SELECT d ->> 'recipient' AS recipient, d ->> 'file_name' AS file_name, d ->> 'sent_at' AS sent_at, d ->> 'reference' AS reference
+FROM sar, jsonb_array_elements(doc -> 'records') AS r, jsonb_array_elements(r -> 'disclosures') AS d
+WHERE r #>> '{participant,external_ref}' = 'kid' ORDER BY 3;
+SELECT s ->> 'member' AS member, s ->> 'activity_type' AS type, s ->> 'attended_on' AS attended_on
+FROM sar, jsonb_array_elements(doc -> 'records') AS r, jsonb_array_elements(r -> 'shared_with_other_members') AS s
+WHERE r #>> '{participant,external_ref}' = 'kid';
+SELECT r #>> '{participant,external_ref}' AS ref, r #>> '{retention,track}' AS track, r #>> '{retention,status}' AS status,
+       r #>> '{retention,explanation}' LIKE 'kept %due for deletion on ' || (r #>> '{retention,due_on}') AS explained
+FROM sar, jsonb_array_elements(doc -> 'records') AS r ORDER BY 1;
+-- Nothing of B's record of Kim but the shared facts; the read is audited against the request.
+SELECT count(*) AS b_values_in_answer FROM sar WHERE doc::text ~ ('"participant_id": ' || :bkid || '[,}]');
+SELECT action, columns, record ->> 'purpose' AS purpose, record ->> 'request_id' = :'sar' AS tied
+FROM outreach.audit_log WHERE controller_id = :rr_a AND record ->> 'purpose' = 'subject_access' ORDER BY audit_id;
+-- An erased person: the tombstone's facts, nothing personal.
+DROP TABLE sar;
+SET ROLE regress_rr_dpo_a;
+SELECT outreach.erase_participant(:rr_a, :kid2);
+RESET ROLE;
+CALL outreach.delete_confirmed(1000);   -- as the daemon does
+SET ROLE regress_rr_dpo_a;
+SELECT jsonb_array_length(d -> 'records') AS records, d #>> '{deleted_records,0,reasons,0}' AS tombstone_reason,
+       d #> '{deleted_records,0}' ? 'deleted_at' AS has_deleted_at
+FROM (SELECT outreach.subject_access(:rr_a, ARRAY[:kid2]) AS d) x;
+SET ROLE regress_rr_writer_a;
+SELECT regress.try(format('SELECT outreach.subject_access(%s, ARRAY[%s])::text', :rr_a, :kid)) AS writer_asks;
+RESET ROLE;
+DELETE FROM outreach.disclosure_block WHERE controller_id = :rr_a;
+DELETE FROM outreach.export WHERE file_name IN ('dfe_2030.csv', 'hesa_2031.csv', 'ucas_2031.csv');
+DELETE FROM outreach.outcome_block WHERE controller_id = :rr_a;
 
 SET client_min_messages = warning;
 SELECT pg_temp.rr_cleanup();
