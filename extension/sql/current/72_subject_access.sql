@@ -92,17 +92,16 @@ BEGIN
   IF unknown IS NOT NULL THEN
     RAISE EXCEPTION 'participant % of controller % not found', unknown, controller_id USING ERRCODE = '42704';
   END IF;
-  -- The request it answers: the one named, or the member's open access or portability request
-  -- that names all these records.
+  -- The request it answers: the member's open access or portability request that names all
+  -- these records (the one given, or else the oldest).
   SELECT * INTO req FROM outreach.rights_request q
   WHERE q.controller_id = subject_access.controller_id AND q.status = 'open'
-    AND q.kind IN ('access', 'portability')
-    AND (CASE WHEN subject_access.request_id IS NULL THEN q.participant_ids @> subject_access.participant_ids
-              ELSE q.request_id = subject_access.request_id END)
+    AND q.kind IN ('access', 'portability') AND q.participant_ids @> subject_access.participant_ids
+    AND (subject_access.request_id IS NULL OR q.request_id = subject_access.request_id)
   ORDER BY q.received_on, q.request_id LIMIT 1;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'no open access or portability request of controller % % these records', controller_id,
-                    CASE WHEN request_id IS NULL THEN 'names' ELSE format('(request %s) for', request_id) END
+    RAISE EXCEPTION 'no open access or portability request of controller % names these records%', controller_id,
+                    CASE WHEN request_id IS NULL THEN '' ELSE format(' (request %s)', request_id) END
       USING ERRCODE = '55000',
             HINT = 'open one with outreach.open_rights_request(controller_id, ''access'', received_on, participant_ids => ...)';
   END IF;
@@ -170,7 +169,7 @@ BEGIN
           AND p.withdrawn_at IS NULL AND p.restricted_at IS NULL), '[]')
     ) AS doc
     FROM outreach.participant p
-    JOIN outreach.retention_status rs ON rs.controller_id = p.controller_id AND rs.participant_id = p.participant_id
+    LEFT JOIN outreach.retention_status rs ON rs.controller_id = p.controller_id AND rs.participant_id = p.participant_id
     WHERE p.controller_id = subject_access.controller_id AND p.participant_id = ANY (subject_access.participant_ids)
   ) x;
 
