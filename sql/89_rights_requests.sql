@@ -4,6 +4,8 @@
 SET search_path = regress, outreach, public;
 SET datestyle = ISO;
 \set VERBOSITY terse
+-- The register's "today" is the date in the UK, whatever the session's time zone.
+CREATE FUNCTION pg_temp.uk_today() RETURNS date LANGUAGE sql AS $$ SELECT (now() AT TIME ZONE 'Europe/London')::date $$;
 
 SET client_min_messages = warning;
 CREATE FUNCTION pg_temp.rr_cleanup() RETURNS void LANGUAGE plpgsql AS $$
@@ -37,7 +39,7 @@ SELECT count(*) AS grants FROM (VALUES (outreach.grant_controller_access('regres
 -- regress.try with the ids and the dates of today and tomorrow masked (they differ from run to run).
 CREATE FUNCTION pg_temp.try_masked(sql text) RETURNS text LANGUAGE sql AS $$
   SELECT replace(replace(regexp_replace(regress.try(sql), '(participant|request|controller) [0-9]+', '\1 N', 'g'),
-                         (current_date + 1)::text, 'tomorrow'), current_date::text, 'today')
+                         (pg_temp.uk_today() + 1)::text, 'tomorrow'), pg_temp.uk_today()::text, 'today')
 $$;
 
 -- A's people: a child born 1 March 2014 (11 until the day before 1 March 2026), one born
@@ -116,11 +118,21 @@ FROM outreach.rights_request WHERE requester = 'parent_or_guardian' ORDER BY rec
 -----------------------------------------------------------------------------------------------
 SELECT regress.try(format($$SELECT outreach.open_rights_request(%s, 'deletion', '2024-01-10')::text$$, :rr_a)) AS unknown_kind,
        regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10', 'neighbour')::text$$, :rr_a)) AS unknown_requester,
-       pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', current_date + 1)::text$$, :rr_a)) AS received_tomorrow,
+       pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', pg_temp.uk_today() + 1)::text$$, :rr_a)) AS received_tomorrow,
        regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', 'infinity')::text$$, :rr_a)) AS received_infinity;
 SELECT pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10', 'subject', ARRAY[%s])::text$$, :rr_a, :b1)) AS other_members_person,
        pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10', 'subject', ARRAY[%s])::text$$, :rr_a, 999999999)) AS unknown_person,
        pg_temp.try_masked(format($$SELECT outreach.close_rights_request(%s, %s, 'x')$$, :rr_a, 999999999)) AS unknown_request;
+-- A session in UTC+14 cannot date a request tomorrow in the UK; the ids are stored sorted, once
+-- each, numbered from 1; a two-dimensional list is refused.
+SET TimeZone = 'Etc/GMT-14';
+SELECT pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', %L)::text$$, :rr_a,
+                                 pg_temp.uk_today() + 1)) AS tomorrow_in_the_uk;
+RESET TimeZone;
+SELECT outreach.open_rights_request(:rr_a, 'objection', '2024-01-11', participant_ids => format('[5:7]={%s,%s,%s}', :leap, :kid, :leap)::bigint[]) AS odd_ids \gset
+SELECT participant_ids = ARRAY[least(:kid, :leap), greatest(:kid, :leap)]::bigint[] AS sorted_once_each, array_lower(participant_ids, 1) AS first_index
+FROM outreach.rights_request WHERE request_id = :odd_ids;
+SELECT regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10', participant_ids => '{{1,2},{3,4}}')::text$$, :rr_a)) AS two_dimensional;
 RESET ROLE;
 
 -----------------------------------------------------------------------------------------------
@@ -150,12 +162,12 @@ WHERE a.controller_id IN (:rr_a, :rr_b) AND a.record::text ~* '(court|solicitor|
 -- What is due: open requests due within 7 days, and overdue ones
 -----------------------------------------------------------------------------------------------
 SET ROLE regress_rr_dpo_a;
-SELECT outreach.open_rights_request(:rr_a, 'erasure', current_date - 27) > 0 AS due_soon,
-       outreach.open_rights_request(:rr_a, 'objection', current_date - 10) > 0 AS not_due_yet,
-       outreach.open_rights_request(:rr_a, 'withdrawal', current_date) > 0 AS received_today;
-SELECT kind, received_on = current_date - 27 AS received_27_days_ago, state, days_left BETWEEN 0 AND 7 AS within_a_week,
-       days_left = due_on - current_date AS days_left_consistent
-FROM outreach.rights_requests_due WHERE received_on >= current_date - 30 ORDER BY kind;
+SELECT outreach.open_rights_request(:rr_a, 'erasure', pg_temp.uk_today() - 27) > 0 AS due_soon,
+       outreach.open_rights_request(:rr_a, 'objection', pg_temp.uk_today() - 10) > 0 AS not_due_yet,
+       outreach.open_rights_request(:rr_a, 'withdrawal', pg_temp.uk_today()) > 0 AS received_today;
+SELECT kind, received_on = pg_temp.uk_today() - 27 AS received_27_days_ago, state, days_left BETWEEN 0 AND 7 AS within_a_week,
+       days_left = due_on - pg_temp.uk_today() AS days_left_consistent
+FROM outreach.rights_requests_due WHERE received_on >= pg_temp.uk_today() - 30 ORDER BY kind;
 SELECT kind, received_on, due_on, extended, state, days_left < 0 AS overdue
 FROM outreach.rights_requests_due WHERE received_on < '2025-01-01' ORDER BY received_on;
 RESET ROLE;
@@ -254,7 +266,7 @@ SELECT :rr_a, (:kid >> 12)::int, e.export_id, e.recipient, ARRAY[:kid], ARRAY[20
 FROM outreach.export e WHERE e.file_name IN ('dfe_2030.csv', 'hesa_2031.csv', 'ucas_2031.csv');
 SET ROLE regress_rr_dpo_a;
 SELECT pg_temp.try_masked(format('SELECT outreach.subject_access(%s, ARRAY[%s, %s])::text', :rr_a, :kid, :kid2)) AS without_a_request;
-SELECT outreach.open_rights_request(:rr_a, 'access', current_date, participant_ids => ARRAY[:kid, :kid2]) AS sar \gset
+SELECT outreach.open_rights_request(:rr_a, 'access', pg_temp.uk_today(), participant_ids => ARRAY[:kid, :kid2]) AS sar \gset
 SELECT pg_temp.try_masked(format('SELECT outreach.subject_access(%s, ARRAY[%s, %s])::text', :rr_a, :kid, :bkid)) AS with_b_person,
        pg_temp.try_masked(format('SELECT outreach.subject_access(%s, ARRAY[%s])::text', :rr_a, 999999999)) AS with_unknown_person,
        regress.try(format('SELECT outreach.subject_access(%s, ARRAY[]::bigint[])::text', :rr_a)) AS with_nobody;

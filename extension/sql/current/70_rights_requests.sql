@@ -10,6 +10,8 @@
 -- Children: a parent or guardian may ask for a child under 12; from 12 the child's own agreement
 -- is recorded, or an override with its reason (the age on the day received, from the date of
 -- birth held; a 29 February birthday counts from 1 March in other years).
+-- "Today" is the date in the UK (Europe/London), whatever the session's TimeZone: a session set
+-- to UTC+14 must not date a request tomorrow.
 
 CREATE TABLE outreach.rights_request (
   controller_id int NOT NULL REFERENCES outreach.controller,
@@ -118,6 +120,7 @@ DECLARE
   unknown bigint;
   oldest int;
   undated bigint;
+  today date := (now() AT TIME ZONE 'Europe/London')::date;
 BEGIN
   PERFORM outreach.require_dpo(controller_id);
   IF kind IS NULL OR kind NOT IN ('access', 'rectification', 'erasure', 'restriction', 'objection', 'portability', 'withdrawal') THEN
@@ -129,15 +132,19 @@ BEGIN
     RAISE EXCEPTION 'unknown requester "%"', requester
       USING ERRCODE = '22023', HINT = 'subject, parent_or_guardian or representative';
   END IF;
-  IF received_on IS NULL OR NOT isfinite(received_on) OR received_on > current_date OR received_on < DATE '1900-01-01' THEN
+  IF received_on IS NULL OR NOT isfinite(received_on) OR received_on > today OR received_on < DATE '1900-01-01' THEN
     RAISE EXCEPTION 'a request is received on a day between 1900 and today, not %', coalesce(received_on::text, 'NULL')
       USING ERRCODE = '22023';
   END IF;
-  IF identity_verified_on IS NOT NULL AND (NOT isfinite(identity_verified_on) OR identity_verified_on > current_date
+  IF identity_verified_on IS NOT NULL AND (NOT isfinite(identity_verified_on) OR identity_verified_on > today
                                            OR identity_verified_on < DATE '1900-01-01') THEN
     RAISE EXCEPTION 'identity is verified on a day between 1900 and today, not %', identity_verified_on USING ERRCODE = '22023';
   END IF;
   participant_ids := coalesce(participant_ids, '{}');
+  IF array_ndims(participant_ids) > 1 THEN
+    RAISE EXCEPTION 'participant_ids is a list of ids, not a % dimensional array', array_ndims(participant_ids)
+      USING ERRCODE = '22023';
+  END IF;
   IF cardinality(participant_ids) > 1000 THEN
     RAISE EXCEPTION 'a request concerns at most 1000 records, not %', cardinality(participant_ids) USING ERRCODE = '22023';
   END IF;
@@ -148,6 +155,8 @@ BEGIN
     RAISE EXCEPTION 'participant % of controller % not found', coalesce(unknown::text, 'NULL'), controller_id
       USING ERRCODE = '42704';
   END IF;
+  -- Stored sorted, once each, numbered from 1 (whatever bounds or repeats the caller sent).
+  participant_ids := ARRAY(SELECT DISTINCT id FROM unnest(participant_ids) AS id ORDER BY id);
   IF requester = 'parent_or_guardian' THEN
     IF cardinality(participant_ids) = 0 THEN
       RAISE EXCEPTION 'a parent''s or guardian''s request names the child''s records (participant_ids)'
@@ -188,14 +197,16 @@ COMMENT ON FUNCTION outreach.open_rights_request(int, text, date, text, bigint[]
 -- One extension, by up to two further months (to three months from receipt), with a reason, the
 -- person told within the first month. Returns the new due date.
 CREATE OR REPLACE FUNCTION outreach.extend_rights_request(controller_id int, request_id bigint, reason text,
-                                                          months int DEFAULT 2, notified_on date DEFAULT current_date)
+                                                          months int DEFAULT 2, notified_on date DEFAULT NULL)
 RETURNS date
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r outreach.rights_request := outreach.rights_request_for_update(controller_id, request_id);
+  today date := (now() AT TIME ZONE 'Europe/London')::date;
 BEGIN
+  notified_on := coalesce(notified_on, today);   -- NULL: told today
   IF reason IS NULL OR length(btrim(reason)) = 0 THEN
     RAISE EXCEPTION 'an extension needs a reason' USING ERRCODE = '22023';
   END IF;
@@ -209,7 +220,7 @@ BEGIN
   IF r.extended_due_on IS NOT NULL THEN
     RAISE EXCEPTION 'rights request % was already extended to %', request_id, r.extended_due_on USING ERRCODE = '55000';
   END IF;
-  IF notified_on IS NULL OR notified_on < r.received_on OR notified_on > least(r.due_on, current_date) THEN
+  IF notified_on < r.received_on OR notified_on > least(r.due_on, today) THEN
     RAISE EXCEPTION 'the person must be told of an extension within the first month (by %), not on %',
                     r.due_on, coalesce(notified_on::text, 'NULL')
       USING ERRCODE = '55000';
@@ -231,14 +242,16 @@ COMMENT ON FUNCTION outreach.extend_rights_request(int, bigint, text, int, date)
 -- Closing: completed with what was done, or refused with the reason given to the person.
 CREATE OR REPLACE FUNCTION outreach.close_rights_request(controller_id int, request_id bigint, outcome text,
                                                          refusal_reason text DEFAULT NULL,
-                                                         closed_on date DEFAULT current_date)
+                                                         closed_on date DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r outreach.rights_request := outreach.rights_request_for_update(controller_id, request_id);
+  today date := (now() AT TIME ZONE 'Europe/London')::date;
 BEGIN
+  closed_on := coalesce(closed_on, today);   -- NULL: closed today
   IF outcome IS NULL OR length(btrim(outcome)) = 0 THEN
     RAISE EXCEPTION 'closing a request needs its outcome' USING ERRCODE = '22023';
   END IF;
@@ -248,7 +261,7 @@ BEGIN
   IF r.status <> 'open' THEN
     RAISE EXCEPTION 'rights request % is already closed (%)', request_id, r.status USING ERRCODE = '55000';
   END IF;
-  IF closed_on IS NULL OR closed_on < r.received_on OR closed_on > current_date THEN
+  IF closed_on < r.received_on OR closed_on > today THEN
     RAISE EXCEPTION 'a request is closed between its receipt (%) and today, not %', r.received_on,
                     coalesce(closed_on::text, 'NULL') USING ERRCODE = '22023';
   END IF;
@@ -271,10 +284,11 @@ COMMENT ON FUNCTION outreach.close_rights_request(int, bigint, text, text, date)
 CREATE OR REPLACE VIEW outreach.rights_requests_due WITH (security_invoker = true) AS
 SELECT q.controller_id, q.request_id, q.kind, q.received_on, q.requester,
        coalesce(q.extended_due_on, q.due_on) AS due_on, q.extended_due_on IS NOT NULL AS extended,
-       coalesce(q.extended_due_on, q.due_on) - current_date AS days_left,
-       CASE WHEN coalesce(q.extended_due_on, q.due_on) < current_date THEN 'overdue' ELSE 'due_soon' END AS state
+       coalesce(q.extended_due_on, q.due_on) - t.today AS days_left,
+       CASE WHEN coalesce(q.extended_due_on, q.due_on) < t.today THEN 'overdue' ELSE 'due_soon' END AS state
 FROM outreach.rights_request q
-WHERE q.status = 'open' AND coalesce(q.extended_due_on, q.due_on) <= current_date + 7;
+CROSS JOIN (SELECT (now() AT TIME ZONE 'Europe/London')::date AS today) t
+WHERE q.status = 'open' AND coalesce(q.extended_due_on, q.due_on) <= t.today + 7;
 COMMENT ON VIEW outreach.rights_requests_due IS 'open rights requests due within 7 days or overdue (the DPO''s own)';
 COMMENT ON COLUMN outreach.rights_requests_due.due_on IS 'the date the answer is due, after any extension';
 COMMENT ON COLUMN outreach.rights_requests_due.days_left IS 'days until due; negative when overdue';
