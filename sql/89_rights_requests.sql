@@ -18,6 +18,8 @@ BEGIN
   DELETE FROM outreach.activity WHERE controller_id = ANY (ids);
   DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
   DELETE FROM outreach.tombstone WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.notice_delivery WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.deletion_notice WHERE controller_id = ANY (ids);
   DELETE FROM outreach.audit_log WHERE controller_id = ANY (ids);
   DELETE FROM outreach.controller WHERE controller_id = ANY (ids);
   FOR r IN SELECT rolname FROM pg_catalog.pg_roles
@@ -322,6 +324,38 @@ RESET ROLE;
 DELETE FROM outreach.disclosure_block WHERE controller_id = :rr_a;
 DELETE FROM outreach.export WHERE file_name IN ('dfe_2030.csv', 'hesa_2031.csv', 'ucas_2031.csv');
 DELETE FROM outreach.outcome_block WHERE controller_id = :rr_a;
+
+-----------------------------------------------------------------------------------------------
+-- Restriction holds a record from retention: a sweep does not mark it, a confirmed deletion
+-- waits, and the DPO cannot erase it before lifting the restriction
+-----------------------------------------------------------------------------------------------
+-- Two records without identifiers created in 2010 and never attended: due on the 7-year track.
+INSERT INTO outreach.participant (controller_id, external_ref, first_name, created_at)
+VALUES (:rr_a, 'held', 'Hal', '2010-01-01'), (:rr_a, 'free', 'Fay', '2010-01-01');
+SELECT participant_id AS held FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'held' \gset
+SELECT participant_id AS free FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'free' \gset
+UPDATE outreach.participant SET restricted_at = now() WHERE participant_id = :held;
+SET client_min_messages = warning;
+CALL outreach.retention_sweep(pg_temp.uk_today(), 100000);
+RESET client_min_messages;
+SELECT external_ref, retention_status FROM outreach.participant WHERE participant_id IN (:held, :free) ORDER BY 1;
+SET ROLE regress_rr_dpo_a;
+SELECT outreach.confirm_deletion(:rr_a, ARRAY[:free]) AS confirmed;
+RESET ROLE;
+UPDATE outreach.participant SET restricted_at = now() WHERE participant_id = :free;   -- restricted after its confirmation
+CALL outreach.delete_confirmed(1000);
+SELECT external_ref, retention_status, restricted_at IS NOT NULL AS restricted FROM outreach.participant
+WHERE participant_id IN (:held, :free) ORDER BY 1;
+SET ROLE regress_rr_dpo_a;
+SELECT pg_temp.try_masked(format('SELECT outreach.erase_participant(%s, %s)::text', :rr_a, :held)) AS erase_restricted;
+SELECT outreach.lift_restriction(:rr_a, ARRAY[:held, :free], 'the legal claim is settled') AS lifted;
+RESET ROLE;
+CALL outreach.delete_confirmed(1000);
+SET ROLE regress_rr_dpo_a;
+SELECT outreach.erase_participant(:rr_a, :held);
+RESET ROLE;
+SELECT (SELECT count(*) FROM outreach.participant WHERE participant_id IN (:held, :free)) AS left_,
+       (SELECT count(*) FROM outreach.tombstone WHERE participant_id IN (:held, :free)) AS tombstones;
 
 SET client_min_messages = warning;
 SELECT pg_temp.rr_cleanup();
