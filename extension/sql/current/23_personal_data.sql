@@ -195,6 +195,8 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_extension e
                      WHERE r.rolname = current_user AND e.extname = 'outreach'
                        AND (r.rolsuper OR r.oid = e.extowner)) THEN
+    RAISE LOG 'outreach audit: refused a change of withdrawn_at or restricted_at(controller %) for role "%" (session "%"): SQLSTATE 42501',
+              OLD.controller_id, current_user, session_user;
     RAISE EXCEPTION 'permission denied: a withdrawal or restriction once recorded is changed only by the data-protection officer'
       USING ERRCODE = '42501',
             HINT = 'outreach.reinstate_participant(controller_id, participant_ids, reason) or outreach.lift_restriction(...)';

@@ -13,6 +13,29 @@
 -- "Today" is the date in the UK (Europe/London), whatever the session's TimeZone: a session set
 -- to UTC+14 must not date a request tomorrow.
 
+-- A refused call rolls back whatever it wrote, its audit row too, so refusals are recorded in the
+-- server log instead (as pgaudit does), which no rollback undoes: the function, the controller,
+-- the acting role and the SQLSTATE, never the arguments (they may name a person).
+CREATE OR REPLACE FUNCTION outreach.log_refusal(what text, controller_id int, state text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  actor text;
+BEGIN
+  BEGIN
+    actor := outreach.invoking_role()::text;   -- the acting role, not this function's owner
+  EXCEPTION WHEN OTHERS THEN
+    actor := '(unknown)';                      -- never hide the refusal being logged
+  END;
+  RAISE LOG 'outreach audit: refused %(controller %) for role "%" (session "%"): SQLSTATE %',
+            what, coalesce(controller_id::text, 'NULL'), actor, session_user, state;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.log_refusal(text, int, text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.log_refusal(text, int, text) IS
+  'writes a refused rights call to the server log (no rollback undoes it); never the arguments';
+
 CREATE TABLE outreach.rights_request (
   controller_id int NOT NULL REFERENCES outreach.controller,
   request_id bigint GENERATED ALWAYS AS IDENTITY,
@@ -187,6 +210,9 @@ BEGIN
   RETURNING * INTO r;
   PERFORM outreach.audit_rights_request(r, 'insert', NULL);
   RETURN r.request_id;
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('open_rights_request', open_rights_request.controller_id, SQLSTATE);
+  RAISE;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.open_rights_request(int, text, date, text, bigint[], date, text, boolean, text) FROM PUBLIC;
@@ -203,9 +229,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  r outreach.rights_request := outreach.rights_request_for_update(controller_id, request_id);
+  r outreach.rights_request;
   today date := (now() AT TIME ZONE 'Europe/London')::date;
 BEGIN
+  r := outreach.rights_request_for_update(controller_id, request_id);   -- (in the body: its refusal is logged)
   notified_on := coalesce(notified_on, today);   -- NULL: told today
   IF reason IS NULL OR length(btrim(reason)) = 0 THEN
     RAISE EXCEPTION 'an extension needs a reason' USING ERRCODE = '22023';
@@ -232,6 +259,9 @@ BEGIN
   RETURNING * INTO r;
   PERFORM outreach.audit_rights_request(r, 'update', ARRAY['extended_due_on', 'extension_reason', 'extension_notified_on']);
   RETURN r.extended_due_on;
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('extend_rights_request', extend_rights_request.controller_id, SQLSTATE);
+  RAISE;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.extend_rights_request(int, bigint, text, int, date) FROM PUBLIC;
@@ -248,9 +278,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  r outreach.rights_request := outreach.rights_request_for_update(controller_id, request_id);
+  r outreach.rights_request;
   today date := (now() AT TIME ZONE 'Europe/London')::date;
 BEGIN
+  r := outreach.rights_request_for_update(controller_id, request_id);   -- (in the body: its refusal is logged)
   closed_on := coalesce(closed_on, today);   -- NULL: closed today
   IF outcome IS NULL OR length(btrim(outcome)) = 0 THEN
     RAISE EXCEPTION 'closing a request needs its outcome' USING ERRCODE = '22023';
@@ -273,6 +304,9 @@ BEGIN
   RETURNING * INTO r;
   PERFORM outreach.audit_rights_request(r, 'update', ARRAY['status', 'outcome', 'refusal_reason', 'closed_on']);
   RETURN r.status;
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('close_rights_request', close_rights_request.controller_id, SQLSTATE);
+  RAISE;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.close_rights_request(int, bigint, text, text, date) FROM PUBLIC;
@@ -343,6 +377,9 @@ BEGIN
   FROM cleared c;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('clear_participant_flag', clear_participant_flag.controller_id, SQLSTATE);
+  RAISE;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.clear_participant_flag(int, bigint[], text, text) FROM PUBLIC;

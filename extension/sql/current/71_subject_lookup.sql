@@ -81,6 +81,9 @@ BEGIN
   JOIN outreach.controller c ON c.controller_id = f.controller_id
   WHERE processor AND NOT (f.controller_id = ANY (dpo_of))
   ORDER BY 2, 4;
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('find_subject', NULL, SQLSTATE);
+  RAISE;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.find_subject(text, text, date, text) FROM PUBLIC;

@@ -197,6 +197,9 @@ BEGIN
     'processing', outreach.processing_statement(controller_id),
     'records', people,
     'deleted_records', gone);
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('subject_access', subject_access.controller_id, SQLSTATE);
+  RAISE;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.subject_access(int, bigint[], bigint) FROM PUBLIC;
