@@ -304,6 +304,12 @@ WHERE r #>> '{participant,external_ref}' = 'kid';
 SELECT r #>> '{participant,external_ref}' AS ref, r #>> '{retention,track}' AS track, r #>> '{retention,status}' AS status,
        r #>> '{retention,explanation}' LIKE 'kept %due for deletion on ' || (r #>> '{retention,due_on}') AS explained
 FROM sar, jsonb_array_elements(doc -> 'records') AS r ORDER BY 1;
+-- The same answer as CSV files for portability, one per kind of record.
+SELECT f.file_name, (SELECT count(*) FROM regexp_split_to_table(rtrim(f.content, E'\r\n'), E'\r\n')) - 1 AS data_rows,
+       split_part(f.content, E'\r\n', 1) LIKE 'participant_id,%' OR f.file_name IN ('processing.csv', 'deleted_records.csv') AS id_first
+FROM sar, outreach.subject_access_csv(sar.doc) f ORDER BY 1;
+SELECT split_part(f.content, E'\r\n', 1) AS header, regexp_replace(split_part(f.content, E'\r\n', 2), '^[0-9]+,[0-9]+,', 'N,N,') AS first_row
+FROM sar, outreach.subject_access_csv(sar.doc) f WHERE f.file_name = 'attendance.csv';
 -- Nothing of B's record of Kim but the shared facts; the read is audited against the request.
 SELECT count(*) AS b_values_in_answer FROM sar WHERE doc::text ~ ('"participant_id": ' || :bkid || '[,}]');
 SELECT action, columns, record ->> 'purpose' AS purpose, record ->> 'request_id' = :'sar' AS tied

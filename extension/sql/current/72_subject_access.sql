@@ -206,3 +206,49 @@ REVOKE EXECUTE ON FUNCTION outreach.subject_access(int, bigint[], bigint) FROM P
 GRANT EXECUTE ON FUNCTION outreach.subject_access(int, bigint[], bigint) TO outreach_dpo;
 COMMENT ON FUNCTION outreach.subject_access(int, bigint[], bigint) IS
   'the DPO''s answer to an access or portability request: everything the member holds on the person, as versioned JSON (docs/subject_access.md); audited';
+
+-- Portability in flat form: the same answer as CSV files (RFC 4180, CRLF line ends), one per
+-- kind of record, each with a header of every field that kind holds (participant_id first).
+-- A pure function of the document subject_access() returned, so the two cannot disagree:
+--   SELECT * FROM outreach.subject_access_csv(outreach.subject_access(42, ARRAY[1001]));
+CREATE OR REPLACE FUNCTION outreach.subject_access_csv(doc jsonb)
+RETURNS TABLE (file_name text, content text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH recs AS (
+    SELECT r FROM jsonb_array_elements(doc -> 'records') AS r
+  ), rows (kind, obj) AS (
+    SELECT 'participants', (r -> 'participant') || jsonb_build_object(
+             'expected_he_entry_year', r #> '{expected_he_entry_year,year}',
+             'expected_he_entry_year_overridden', r #> '{expected_he_entry_year,overridden}',
+             'retention_track', r #> '{retention,track}', 'retention_due_on', r #> '{retention,due_on}',
+             'retention_explanation', r #> '{retention,explanation}')
+    FROM recs
+    UNION ALL
+    SELECT k.kind, jsonb_build_object('participant_id', r #> '{participant,participant_id}') || e
+    FROM recs
+    CROSS JOIN (VALUES ('attendance'), ('outcomes'), ('disclosures'), ('due_to_recipients'),
+                       ('shared_with_other_members')) AS k(kind)
+    CROSS JOIN LATERAL jsonb_array_elements(r -> k.kind) AS e
+    UNION ALL
+    SELECT 'deleted_records', e FROM jsonb_array_elements(doc -> 'deleted_records') AS e
+    UNION ALL
+    SELECT 'processing', jsonb_build_object('item', p.key, 'statement',
+                                            CASE jsonb_typeof(p.value) WHEN 'string' THEN p.value #>> '{}' ELSE p.value::text END)
+    FROM jsonb_each(doc -> 'processing') AS p
+  ), cols AS (
+    SELECT c.kind, array_agg(c.key ORDER BY c.key <> 'participant_id', c.key) AS keys
+    FROM (SELECT DISTINCT r.kind, k.key FROM rows r CROSS JOIN LATERAL jsonb_object_keys(r.obj) AS k(key)) AS c
+    GROUP BY c.kind
+  )
+  SELECT c.kind || '.csv',
+         outreach.csv_record(c.keys) || E'\r\n'
+         || string_agg(outreach.csv_record(ARRAY(SELECT r.obj ->> k FROM unnest(c.keys) WITH ORDINALITY AS u(k, n) ORDER BY u.n)),
+                       E'\r\n' ORDER BY (r.obj ->> 'participant_id')::bigint, r.obj::text) || E'\r\n'
+  FROM cols c JOIN rows r ON r.kind = c.kind
+  GROUP BY c.kind, c.keys
+  ORDER BY 1
+$$;
+COMMENT ON FUNCTION outreach.subject_access_csv(jsonb) IS
+  'subject_access() as CSV files for portability, one per kind of record (participants, attendance, outcomes, disclosures, due_to_recipients, shared_with_other_members, deleted_records, processing)';
