@@ -131,10 +131,14 @@ SET TimeZone = 'Etc/GMT-14';
 SELECT pg_temp.try_masked(format($$SELECT outreach.open_rights_request(%s, 'access', %L)::text$$, :rr_a,
                                  pg_temp.uk_today() + 1)) AS tomorrow_in_the_uk;
 RESET TimeZone;
-SELECT outreach.open_rights_request(:rr_a, 'objection', '2024-01-11', participant_ids => format('[5:7]={%s,%s,%s}', :leap, :kid, :leap)::bigint[]) AS odd_ids \gset
+SELECT outreach.open_rights_request(:rr_a, 'objection', '2024-01-11', participant_ids => format('[5:7]={%s,%s,%s}', :leap, :kid, :leap)::bigint[],
+                                    details => 'does not want results linked to their records') AS odd_ids \gset
 SELECT participant_ids = ARRAY[least(:kid, :leap), greatest(:kid, :leap)]::bigint[] AS sorted_once_each, array_lower(participant_ids, 1) AS first_index
 FROM outreach.rights_request WHERE request_id = :odd_ids;
 SELECT regress.try(format($$SELECT outreach.open_rights_request(%s, 'access', '2024-01-10', participant_ids => '{{1,2},{3,4}}')::text$$, :rr_a)) AS two_dimensional;
+-- An objection is recorded with its grounds (the DPO's decision is its outcome when closed).
+SELECT regress.try(format($$SELECT outreach.open_rights_request(%s, 'objection', '2024-01-10')::text$$, :rr_a)) AS objection_without_grounds;
+SELECT kind, details FROM outreach.rights_request WHERE request_id = :odd_ids;
 RESET ROLE;
 
 -----------------------------------------------------------------------------------------------
@@ -165,7 +169,7 @@ WHERE a.controller_id IN (:rr_a, :rr_b) AND a.record::text ~* '(court|solicitor|
 -----------------------------------------------------------------------------------------------
 SET ROLE regress_rr_dpo_a;
 SELECT outreach.open_rights_request(:rr_a, 'erasure', pg_temp.uk_today() - 27) > 0 AS due_soon,
-       outreach.open_rights_request(:rr_a, 'objection', pg_temp.uk_today() - 10) > 0 AS not_due_yet,
+       outreach.open_rights_request(:rr_a, 'objection', pg_temp.uk_today() - 10, details => 'objects to profiling') > 0 AS not_due_yet,
        outreach.open_rights_request(:rr_a, 'withdrawal', pg_temp.uk_today()) > 0 AS received_today;
 SELECT kind, received_on = pg_temp.uk_today() - 27 AS received_27_days_ago, state, days_left BETWEEN 0 AND 7 AS within_a_week,
        days_left = due_on - pg_temp.uk_today() AS days_left_consistent
@@ -359,6 +363,10 @@ RESET ROLE;
 CALL outreach.delete_confirmed(1000);
 SET ROLE regress_rr_dpo_a;
 SELECT outreach.erase_participant(:rr_a, :held);
+-- Erasing an erased person again changes nothing (a NOTICE says so; hidden here, it holds the date).
+SET client_min_messages = warning;
+SELECT pg_temp.try_masked(format('SELECT outreach.erase_participant(%s, %s)::text', :rr_a, :held)) AS erased_again;
+RESET client_min_messages;
 RESET ROLE;
 SELECT (SELECT count(*) FROM outreach.participant WHERE participant_id IN (:held, :free)) AS left_,
        (SELECT count(*) FROM outreach.tombstone WHERE participant_id IN (:held, :free)) AS tombstones;

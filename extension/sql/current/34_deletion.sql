@@ -221,6 +221,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   n int;
+  erased_at timestamptz;
 BEGIN
   PERFORM outreach.require_dpo(controller_id);
   -- A restricted record is kept (Art. 18: e.g. the person needs it for a legal claim) until the
@@ -239,6 +240,13 @@ BEGIN
   WHERE p.controller_id = erase_participant.controller_id AND p.participant_id = erase_participant.participant_id;
   GET DIAGNOSTICS n = ROW_COUNT;
   IF n = 0 THEN
+    -- Erased already (a repeated request, a retry): say so and change nothing.
+    SELECT t.deleted_at INTO erased_at FROM outreach.tombstone t
+    WHERE t.controller_id = erase_participant.controller_id AND t.participant_id = erase_participant.participant_id;
+    IF FOUND THEN
+      RAISE NOTICE 'participant % of controller % was erased already, on %', participant_id, controller_id, erased_at;
+      RETURN;
+    END IF;
     RAISE EXCEPTION 'participant % of controller % not found', participant_id, controller_id USING ERRCODE = '42704';
   END IF;
   INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)

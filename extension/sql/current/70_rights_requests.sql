@@ -45,6 +45,7 @@ CREATE TABLE outreach.rights_request (
     CONSTRAINT rights_request_received_on_range CHECK (received_on BETWEEN '1900-01-01' AND '2100-12-31'),
   requester text NOT NULL CHECK (requester IN ('subject', 'parent_or_guardian', 'representative')),
   participant_ids bigint[] NOT NULL,                -- the member's records it concerns (may grow)
+  details text CHECK (length(details) <= 4000),     -- what was asked; for an objection, its grounds
   identity_verified_on date
     CONSTRAINT rights_request_verified_on_range CHECK (identity_verified_on BETWEEN '1900-01-01' AND '2100-12-31'),
   identity_verified_how text CHECK (length(identity_verified_how) <= 500),
@@ -71,6 +72,7 @@ CREATE TABLE outreach.rights_request (
     (status = 'open' AND closed_on IS NULL AND outcome IS NULL AND refusal_reason IS NULL)
     OR (status <> 'open' AND closed_on >= received_on AND length(btrim(outcome)) > 0)),
   CONSTRAINT rights_request_refusal CHECK (status <> 'refused' OR length(btrim(refusal_reason)) > 0),
+  CONSTRAINT rights_request_objection CHECK (kind <> 'objection' OR length(btrim(details)) > 0),
   CONSTRAINT rights_request_child CHECK (
     requester <> 'parent_or_guardian' OR coalesce(child_age, 12) < 12 OR child_agreement
     OR length(btrim(child_override_reason)) > 0)
@@ -85,6 +87,7 @@ SELECT pg_catalog.pg_extension_config_dump('outreach.rights_request', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.rights_request', 'request_id')::pg_catalog.regclass, '');
 COMMENT ON TABLE outreach.rights_request IS
   'data subjects'' requests (access, rectification, erasure, restriction, objection, portability, withdrawal) with their statutory due dates; each member''s DPO sees its own';
+COMMENT ON COLUMN outreach.rights_request.details IS 'what was asked; for an objection, its grounds (required); the DPO''s decision is the outcome';
 COMMENT ON COLUMN outreach.rights_request.due_on IS 'one calendar month from receipt (corresponding day, or the month''s last day)';
 COMMENT ON COLUMN outreach.rights_request.extended_due_on IS 'after the one extension allowed: at most three months from receipt';
 COMMENT ON COLUMN outreach.rights_request.child_age IS 'for a parent''s or guardian''s request: the oldest named child''s age on the day received (NULL: a date of birth not held)';
@@ -134,7 +137,8 @@ CREATE OR REPLACE FUNCTION outreach.open_rights_request(
   identity_verified_on date DEFAULT NULL,
   identity_verified_how text DEFAULT NULL,
   child_agreement boolean DEFAULT NULL,
-  child_override_reason text DEFAULT NULL) RETURNS bigint
+  child_override_reason text DEFAULT NULL,
+  details text DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -150,6 +154,10 @@ BEGIN
     RAISE EXCEPTION 'unknown kind of request "%"', kind
       USING ERRCODE = '22023',
             HINT = 'access, rectification, erasure, restriction, objection, portability or withdrawal';
+  END IF;
+  IF kind = 'objection' AND coalesce(btrim(details), '') = '' THEN
+    RAISE EXCEPTION 'an objection is recorded with its grounds' USING ERRCODE = '22023',
+      HINT = 'details => the person''s grounds, in their words; the DPO''s decision is the outcome given when closing it';
   END IF;
   IF requester IS NULL OR requester NOT IN ('subject', 'parent_or_guardian', 'representative') THEN
     RAISE EXCEPTION 'unknown requester "%"', requester
@@ -200,10 +208,10 @@ BEGIN
               HINT = 'pass child_agreement => true once the child has agreed, or child_override_reason';
     END IF;
   END IF;
-  INSERT INTO outreach.rights_request (controller_id, kind, received_on, requester, participant_ids,
+  INSERT INTO outreach.rights_request (controller_id, kind, received_on, requester, participant_ids, details,
                                        identity_verified_on, identity_verified_how, child_age, child_agreement,
                                        child_override_reason, due_on, opened_by)
-  VALUES (controller_id, kind, received_on, requester, participant_ids, identity_verified_on,
+  VALUES (controller_id, kind, received_on, requester, participant_ids, nullif(btrim(details), ''), identity_verified_on,
           nullif(btrim(identity_verified_how), ''), CASE WHEN requester = 'parent_or_guardian' AND undated = 0 THEN oldest END,
           child_agreement, nullif(btrim(child_override_reason), ''), (received_on + interval '1 month')::date,
           outreach.invoking_role())
@@ -215,9 +223,9 @@ EXCEPTION WHEN OTHERS THEN
   RAISE;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION outreach.open_rights_request(int, text, date, text, bigint[], date, text, boolean, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION outreach.open_rights_request(int, text, date, text, bigint[], date, text, boolean, text) TO outreach_dpo;
-COMMENT ON FUNCTION outreach.open_rights_request(int, text, date, text, bigint[], date, text, boolean, text) IS
+REVOKE EXECUTE ON FUNCTION outreach.open_rights_request(int, text, date, text, bigint[], date, text, boolean, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.open_rights_request(int, text, date, text, bigint[], date, text, boolean, text, text) TO outreach_dpo;
+COMMENT ON FUNCTION outreach.open_rights_request(int, text, date, text, bigint[], date, text, boolean, text, text) IS
   'the DPO opens a request: kind, day received, who asked, the records concerned; returns its id (due one month after receipt)';
 
 -- One extension, by up to two further months (to three months from receipt), with a reason, the

@@ -36,6 +36,7 @@ CREATE TABLE outreach.rights_request (
     CONSTRAINT rights_request_received_on_range CHECK (received_on BETWEEN '1900-01-01' AND '2100-12-31'),
   requester text NOT NULL CHECK (requester IN ('subject', 'parent_or_guardian', 'representative')),
   participant_ids bigint[] NOT NULL,                -- the member's records it concerns (may grow)
+  details text CHECK (length(details) <= 4000),     -- what was asked; for an objection, its grounds
   identity_verified_on date
     CONSTRAINT rights_request_verified_on_range CHECK (identity_verified_on BETWEEN '1900-01-01' AND '2100-12-31'),
   identity_verified_how text CHECK (length(identity_verified_how) <= 500),
@@ -62,6 +63,7 @@ CREATE TABLE outreach.rights_request (
     (status = 'open' AND closed_on IS NULL AND outcome IS NULL AND refusal_reason IS NULL)
     OR (status <> 'open' AND closed_on >= received_on AND length(btrim(outcome)) > 0)),
   CONSTRAINT rights_request_refusal CHECK (status <> 'refused' OR length(btrim(refusal_reason)) > 0),
+  CONSTRAINT rights_request_objection CHECK (kind <> 'objection' OR length(btrim(details)) > 0),
   CONSTRAINT rights_request_child CHECK (
     requester <> 'parent_or_guardian' OR coalesce(child_age, 12) < 12 OR child_agreement
     OR length(btrim(child_override_reason)) > 0)
