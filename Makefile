@@ -59,11 +59,13 @@ all: outreachd
 install: install-outreachd
 clean: clean-outreachd
 endif
+# (The + lets CMake's make share this make's job slots: without it `make -j2` built the daemon
+# one file at a time.)
 outreachd:
 	@mkdir -p $(OUTREACHD_BUILD)
 	@cmake -S . -B $(OUTREACHD_BUILD) -DCMAKE_BUILD_TYPE=Release -DOUTREACH_TESTS=OFF >$(OUTREACHD_BUILD)/cmake.log 2>&1 || \
 	  { cat $(OUTREACHD_BUILD)/cmake.log; exit 1; }
-	cmake --build $(OUTREACHD_BUILD) --target outreachd
+	+cmake --build $(OUTREACHD_BUILD) --target outreachd
 install-outreachd: outreachd
 	install -d '$(DESTDIR)$(DAEMON_BINDIR)'
 	install -m 755 $(OUTREACHD_BUILD)/daemon/outreachd '$(DESTDIR)$(DAEMON_BINDIR)/outreachd'

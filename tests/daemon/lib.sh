@@ -52,15 +52,35 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DT_DB" -c "$1"; }
 q_quiet() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DT_DB" -c "$1" 2>/dev/null; }
 
 # dt_wait TIMEOUT SQL: until SQL returns t (errors count as not yet, e.g. while the server
-# restarts); 1 after TIMEOUT seconds.
+# restarts); 1 after TIMEOUT seconds. One connection asks every 0.1 s (a psql and a backend
+# started for every poll cost more CPU than the daemons under test), a new one when it is lost.
 dt_wait() {
-  local end=$((SECONDS + $1)) got
+  local end=$((SECONDS + $1)) line got
   while :; do
-    got=$(q_quiet "$2")
-    [ "$got" = t ] && return 0
+    got=
+    while IFS= read -r line; do
+      if [ "$line" = "-- dt_wait" ]; then
+        [ "$got" = t ] && return 0
+        [ "$SECONDS" -ge "$end" ] && return 1
+        got=
+      else
+        got+=${got:+$'\n'}$line
+      fi
+    done < <(dt_poll "$2" "$end" 0.1)
     [ "$SECONDS" -ge "$end" ] && return 1
     sleep 0.1
   done
+}
+
+# dt_poll SQL END INTERVAL: runs SQL at once, then every INTERVAL seconds on one connection
+# until $SECONDS reaches END (or whoever reads stops), each result followed by a line
+# "-- dt_wait". Ends when the connection is lost.
+dt_poll() {
+  while :; do
+    printf '%s;\n\\echo -- dt_wait\n' "$1" || break
+    [ "$SECONDS" -lt "$2" ] || break
+    sleep "$3"
+  done | psql -X -q -At -d "$DT_DB" 2>/dev/null
 }
 
 # dt_wait_for TIMEOUT COMMAND...: until the command succeeds.
@@ -128,7 +148,7 @@ dt_end() {
   [ "$DT_ENDED" = 1 ] && return
   DT_ENDED=1
   for id in "${!DT_PID[@]}"; do dt_daemon_term "$id" 15; done
-  [ -n "$DT_SAMPLER" ] && { kill "$DT_SAMPLER" 2>/dev/null; wait "$DT_SAMPLER" 2>/dev/null; }
+  [ -n "$DT_SAMPLER" ] && { rm -f "$DT_WORK/sampler.on"; wait "$DT_SAMPLER" 2>/dev/null; }
   for pid in "${DT_SINK_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   if [ -n "$DT_SAMPLER" ]; then
     if [ -s "$DT_WORK/idle_in_tx.log" ]; then
@@ -317,17 +337,21 @@ dt_daemon_wait_exit() {
 # Samples pg_stat_activity four times a second until dt_end: a daemon session idle inside a
 # transaction for more than 2 s is written to idle_in_tx.log (between the statements of a
 # batch a session is idle in its transaction for a moment; a transaction left open is not).
+# One connection samples (a new one when the server restarts); dt_end removes sampler.on.
 dt_sampler_start() {
   : >"$DT_WORK/idle_in_tx.log"
   : >"$DT_WORK/samples.log"
+  : >"$DT_WORK/sampler.on"
   (
-    while :; do
-      psql -X -q -At -F ' ' -d "$DT_DB" -c "
-        SELECT count(*) FILTER (WHERE state = 'active'),
+    while [ -e "$DT_WORK/sampler.on" ]; do
+      while [ -e "$DT_WORK/sampler.on" ]; do
+        echo "SELECT count(*) FILTER (WHERE state = 'active'),
                string_agg(pid || ':' || application_name || ':' || state || ':' || (now() - state_change)::text
                           || ':' || left(query, 60), ' | ')
                  FILTER (WHERE state LIKE 'idle in transaction%' AND now() - state_change > interval '2 s')
-        FROM pg_stat_activity WHERE application_name LIKE 'outreachd%'" 2>/dev/null |
+              FROM pg_stat_activity WHERE application_name LIKE 'outreachd%';" || break
+        sleep 0.25
+      done | psql -X -q -At -F ' ' -d "$DT_DB" 2>/dev/null |
         while read -r active idle; do
           echo "$active" >>"$DT_WORK/samples.log"
           [ -n "$idle" ] && echo "$(date -u +%T) $idle" >>"$DT_WORK/idle_in_tx.log"
