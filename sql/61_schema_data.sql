@@ -318,14 +318,26 @@ UPDATE outreach.participant SET he_entry_year_override = NULL, he_entry_year_ove
 SELECT external_ref, he_entry_year_override, he_entry_year_override_reason FROM outreach.participant_core WHERE external_ref = 'N9';
 
 ------------------------------------------------------------------------------------------------
--- Withdrawal and restriction are set (and lifted) by the writer.
+-- Withdrawal and restriction are recorded by the writer; only the DPO lifts them (42501 for
+-- the writer, whether clearing or moving the time).
 ------------------------------------------------------------------------------------------------
 UPDATE outreach.participant SET withdrawn_at = now() WHERE external_ref = 'N8';
 UPDATE outreach.participant SET restricted_at = now() WHERE external_ref = 'N9';
 SELECT external_ref, withdrawn_at IS NOT NULL AS withdrawn, restricted_at IS NOT NULL AS restricted
 FROM outreach.participant_core WHERE external_ref IN ('N2', 'N8', 'N9') ORDER BY 1;
 UPDATE outreach.participant SET restricted_at = NULL WHERE external_ref = 'N9';
-SELECT external_ref, restricted_at IS NOT NULL AS restricted FROM outreach.participant_core WHERE external_ref = 'N9';
+UPDATE outreach.participant SET withdrawn_at = now() - interval '1 day' WHERE external_ref = 'N8';
+UPDATE outreach.participant SET first_name = first_name, withdrawn_at = withdrawn_at WHERE external_ref = 'N8';  -- unchanged: allowed
+RESET ROLE;
+CREATE ROLE regress_north_dpo;
+SELECT outreach.grant_controller_access('regress_north_dpo', 'regress_north', 'dpo') IS NOT NULL AS dpo_granted;
+SET ROLE regress_north_dpo;
+SELECT outreach.lift_restriction(:north_id, ARRAY(SELECT participant_id FROM outreach.participant WHERE external_ref = 'N9'),
+                                 'the accuracy dispute is settled') AS lifted;
+RESET ROLE;
+SET ROLE regress_north_writer;
+SELECT external_ref, withdrawn_at IS NOT NULL AS withdrawn, restricted_at IS NOT NULL AS restricted
+FROM outreach.participant_core WHERE external_ref IN ('N8', 'N9') ORDER BY 1;
 
 ------------------------------------------------------------------------------------------------
 -- Deleting a participant deletes its attendance; an activity with attendance cannot be deleted
@@ -356,7 +368,7 @@ FROM outreach.controller c WHERE c.code IN ('regress_north', 'regress_south') OR
 DROP VIEW regress.linkage_changed, regress.linkage;
 DROP TABLE regress.linkage_before;
 SELECT regress.drop_controllers(ARRAY['regress_north', 'regress_south']);
-DROP ROLE regress_north_writer, regress_south_writer, regress_north_reader, regress_partner, regress_mixed,
+DROP ROLE regress_north_writer, regress_south_writer, regress_north_reader, regress_north_dpo, regress_partner, regress_mixed,
           regress_nobody, regress_level_only;
 DROP FUNCTION regress.codes(int[]), regress.drop_controllers(text[]);
 SELECT count(*) AS roles_left FROM pg_roles WHERE rolname ~ '^(outreach_)?regress_(north|south|partner|mixed|nobody|level_only)';

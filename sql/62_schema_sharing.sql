@@ -140,7 +140,8 @@ SELECT p.external_ref, p.linkage_id IS NULL AS no_linkage_id,
         WHERE s.controller_id = p.controller_id AND s.participant_id = p.participant_id) AS as_superuser_shared
 FROM outreach.participant p WHERE p.external_ref IN ('N-FINN', 'S-FINN') ORDER BY 1;
 
--- Withdrawal takes effect at once, both ways, and lifting it brings the rows back.
+-- Withdrawal takes effect at once, both ways, and the DPO's reinstatement brings the rows back
+-- (a writer cannot reinstate).
 SET ROLE regress_north_writer;
 UPDATE outreach.participant SET withdrawn_at = now() WHERE external_ref = 'N-BEN';
 SET ROLE regress_north_reader;
@@ -148,7 +149,10 @@ SELECT external_ref, count(*) AS shared_rows FROM regress.engagement GROUP BY 1 
 SET ROLE regress_south_reader;
 SELECT external_ref, count(*) AS shared_rows FROM regress.engagement GROUP BY 1 ORDER BY 1;
 SET ROLE regress_north_writer;
-UPDATE outreach.participant SET withdrawn_at = NULL WHERE external_ref = 'N-BEN';
+SELECT regress.try($$UPDATE outreach.participant SET withdrawn_at = NULL WHERE external_ref = 'N-BEN'$$) AS writer_reinstates;
+SET ROLE regress_north_dpo;
+SELECT outreach.reinstate_participant(:north_id, ARRAY(SELECT participant_id FROM outreach.participant_core
+                                                       WHERE external_ref = 'N-BEN'), 'permission given again') AS reinstated;
 SET ROLE regress_south_reader;
 SELECT external_ref, count(*) AS shared_rows FROM regress.engagement GROUP BY 1 ORDER BY 1;
 -- A correction that makes two rows the same person shares them from then on.

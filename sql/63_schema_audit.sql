@@ -93,7 +93,7 @@ SELECT * FROM regress.audit_since(:mark);
 -- Without SET ROLE the login is both session role and acting role.
 SELECT mark FROM regress.mark \gset
 SET SESSION AUTHORIZATION regress_audit_clerk;
-UPDATE outreach.participant SET restricted_at = NULL WHERE external_ref = 'A1';
+UPDATE outreach.participant SET institution_id = NULL, last_name = 'Xylophone' WHERE external_ref = 'A1';
 RESET SESSION AUTHORIZATION;
 SELECT * FROM regress.audit_since(:mark);
 

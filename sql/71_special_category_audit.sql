@@ -323,12 +323,17 @@ SELECT count(*) AS bob_shared_rows FROM outreach.shared_engagement;
 SET SESSION AUTHORIZATION regress_sec_alice;
 SELECT count(*) AS alice_shared_rows FROM outreach.shared_engagement;
 UPDATE outreach.participant SET withdrawn_at = '2024-09-01' WHERE external_ref = 'A-001';
+SET SESSION AUTHORIZATION regress_sec_dan;
+SELECT outreach.lift_restriction(:b_id, ARRAY(SELECT participant_id FROM outreach.participant_core WHERE external_ref = 'B-001'),
+                                 'processing may resume') AS lifted;
 SET SESSION AUTHORIZATION regress_sec_bob;
-UPDATE outreach.participant SET restricted_at = NULL WHERE external_ref = 'B-001';
 SELECT count(*) AS bob_shared_rows_a_withdrawn FROM outreach.shared_engagement;
 SET SESSION AUTHORIZATION regress_sec_alice;
 SELECT count(*) AS alice_shared_rows_a_withdrawn FROM outreach.shared_engagement;
-UPDATE outreach.participant SET withdrawn_at = NULL WHERE external_ref = 'A-001';
+SET SESSION AUTHORIZATION regress_sec_dora;
+SELECT outreach.reinstate_participant(:a_id, ARRAY(SELECT participant_id FROM outreach.participant_core WHERE external_ref = 'A-001'),
+                                      'permission given again') AS reinstated;
+SET SESSION AUTHORIZATION regress_sec_alice;
 SELECT count(*) AS alice_shared_rows_again FROM outreach.shared_engagement;
 
 -- attack 65: roles without row access read shared_engagement

@@ -60,7 +60,10 @@ SELECT regress_sec.run_as('regress_sec_alice', $$INSERT INTO outreach.activity (
 SELECT regress_sec.run_as('regress_sec_alice', $$UPDATE outreach.activity SET starts_on = '3000-01-01', ends_on = NULL$$);
 -- Ordinary values stay accepted, at the edges too.
 SELECT regress_sec.run_as('regress_sec_alice', $$UPDATE outreach.participant SET withdrawn_at = '2100-12-31 23:59:59+00'$$);
+-- A recorded withdrawal is not the writer's to clear (42501); the DPO reinstates.
 SELECT regress_sec.run_as('regress_sec_alice', $$UPDATE outreach.participant SET withdrawn_at = NULL, restricted_at = NULL$$);
+SELECT regress_sec.run_as('regress_sec_dora', format($$SELECT outreach.reinstate_participant(%s,
+  ARRAY(SELECT participant_id FROM outreach.participant_core WHERE withdrawn_at IS NOT NULL), 'recorded by mistake')$$, :a_id));
 SELECT regress_sec.run_as('regress_sec_alice', $$UPDATE outreach.attendance SET attended_on = '2024-07-02'$$);
 SELECT count(*) AS impossible_rows FROM outreach.attendance WHERE NOT isfinite(attended_on) OR attended_on > '2100-12-31';
 

@@ -4,13 +4,17 @@
 #
 #   bench_pair NAME GOAL USER_A SCRIPT_A USER_B SCRIPT_B
 #
+# (USER may be USER@DATABASE, for two sides in different databases; else the database "bench")
+#
 # prints "NAME: <ratio>" with ratio = A's time / B's time: the median of $rounds rounds, each
 # running B and A back to back (which goes first alternates), so that a machine whose speed
 # drifts during the run (a neighbour's load, writeback) moves both sides of a round alike; then
 # "# detail NAME: ..." with the spread and every round's times, and "# goal NAME <= GOAL: met".
 
-bench_latency() {  # bench_latency USER SCRIPT: average latency in ms of a pgbench run of $seconds
-  pgbench -n -M prepared -T "$seconds" -U "$1" -f "$2" bench 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
+bench_latency() {  # bench_latency USER[@DATABASE] SCRIPT: average latency in ms of a pgbench run of $seconds
+  local user=${1%@*} db=bench
+  [ "$user" = "$1" ] || db=${1#*@}
+  pgbench -n -M prepared -T "$seconds" -U "$user" -f "$2" "$db" 2>&1 | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p'
 }
 
 bench_median() {

@@ -51,5 +51,20 @@ rc=$(load --kind polar4 "$DT_WORK/polar3.csv")
 dt_expect "wrong header: exit 1 naming expected and found names (22P04)" \
   "$rc $(grep -c 'expected "POLAR4 quintile".*found "MSOA code 2011,POLAR3 quintile".*22P04' "$DT_WORK/err.txt")" "1 1"
 dt_expect "wrong header: the edition loaded before is kept" "$(q "SELECT count(*) FROM outreach.polar4_area")" "199998"
+# A file whose every line but the last is wrong: each one listed, in order (the daemon reads the
+# report through a cursor, 10,000 lines at a time, so its memory does not grow with the list).
+# (A file with no loadable line at all is refused whole, the edition before kept.)
+python3 - "$DT_WORK/allbad.csv" <<'PY'
+import sys
+with open(sys.argv[1], 'w', newline='') as f:
+    f.write('MSOA11CD,POLAR4 quintile\r\n')
+    for i in range(2, 25002):
+        f.write('E02%06d,9\r\n' % i)
+    f.write('E02999999,3\r\n')
+PY
+rc=$(load --kind polar4 "$DT_WORK/allbad.csv")
+dt_expect "25,000 wrong lines: exit 3, all listed by number in order (three report pages)" \
+  "$rc $(grep -c '^allbad.csv:[0-9]*: ' "$DT_WORK/out.txt") $(grep '^allbad.csv:[0-9]*: ' "$DT_WORK/out.txt" | cut -d: -f2 | sort -c -n && echo sorted)" \
+  "3 25000 sorted"
 rc=$(load --kind census "$DT_WORK/polar3.csv")
 dt_expect "unknown kind: exit 1" "$rc" "1"

@@ -96,6 +96,7 @@ VALUES ('A-5', 'Sam', 'Lee', '2008-01-01', 'LS1 1UR');
 RESET ROLE;
 SET ROLE outreach_bkup_b_dpo;
 SELECT outreach.agree_delivery_partner(c.controller_id, 'bkup_a') FROM outreach.controller c WHERE c.code = 'bkup_b';
+SELECT outreach.open_rights_request(c.controller_id, 'access', '2024-02-29', identity_verified_how => E'passport\tseen') FROM outreach.controller c WHERE c.code = 'bkup_b';
 INSERT INTO outreach.notification_channel (controller_id, kind, target)
 SELECT controller_id, 'email', 'dpo@b.example' FROM outreach.controller WHERE code = 'bkup_b';
 RESET ROLE;

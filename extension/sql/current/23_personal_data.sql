@@ -180,6 +180,36 @@ $$;
 REVOKE EXECUTE ON FUNCTION outreach.participant_derive() FROM PUBLIC;
 COMMENT ON FUNCTION outreach.participant_derive() IS 'trigger: keeps linkage_id and updated_at current';
 
+-- A withdrawal or restriction, once recorded, is changed only by the member's DPO through
+-- outreach.reinstate_participant() and outreach.lift_restriction() (70_rights_requests.sql),
+-- which run as the extension's owner, or by a superuser: a writer's UPDATE setting either
+-- column back (or to another time) is refused. Not SECURITY DEFINER, so current_user is the
+-- role that issued the UPDATE.
+CREATE OR REPLACE FUNCTION outreach.keep_withdrawal() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF ((OLD.withdrawn_at IS NOT NULL AND NEW.withdrawn_at IS DISTINCT FROM OLD.withdrawn_at)
+      OR (OLD.restricted_at IS NOT NULL AND NEW.restricted_at IS DISTINCT FROM OLD.restricted_at))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r, pg_catalog.pg_extension e
+                     WHERE r.rolname = current_user AND e.extname = 'outreach'
+                       AND (r.rolsuper OR r.oid = e.extowner)) THEN
+    RAISE LOG 'outreach audit: refused a change of withdrawn_at or restricted_at(controller %) for role "%" (session "%"): SQLSTATE 42501',
+              OLD.controller_id, current_user, session_user;
+    RAISE EXCEPTION 'permission denied: a withdrawal or restriction once recorded is changed only by the data-protection officer'
+      USING ERRCODE = '42501',
+            HINT = 'outreach.reinstate_participant(controller_id, participant_ids, reason) or outreach.lift_restriction(...)';
+  END IF;
+  RETURN NEW;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.keep_withdrawal() FROM PUBLIC;
+COMMENT ON FUNCTION outreach.keep_withdrawal() IS
+  'trigger: refuses changing a recorded withdrawal or restriction except through the DPO''s functions';
+CREATE OR REPLACE TRIGGER participant_keep_withdrawal BEFORE UPDATE OF withdrawn_at, restricted_at ON outreach.participant
+  FOR EACH ROW EXECUTE FUNCTION outreach.keep_withdrawal();
+
 CREATE OR REPLACE TRIGGER participant_derive BEFORE INSERT OR UPDATE ON outreach.participant
   FOR EACH ROW EXECUTE FUNCTION outreach.participant_derive();
 CREATE OR REPLACE TRIGGER participant_keep_keys BEFORE UPDATE OF controller_id ON outreach.participant

@@ -9,7 +9,8 @@ CREATE TABLE outreach.audit_log (
   logged_at timestamptz NOT NULL DEFAULT statement_timestamp(),
   session_role name NOT NULL,
   acting_role name NOT NULL,
-  action text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'read_special', 'unmark', 'confirm_deletion', 'erasure')),
+  action text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'read_special', 'unmark', 'confirm_deletion', 'erasure',
+                                         'find_subject', 'reinstate', 'lift_restriction')),
   relation text NOT NULL,
   record jsonb NOT NULL,      -- the record's key, e.g. {"participant_id": 42}
   columns text[],             -- for updates and reads: which columns

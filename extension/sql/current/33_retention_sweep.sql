@@ -145,7 +145,7 @@ BEGIN
   INSERT INTO outreach.retention_queue (controller_id, participant_id, as_of)
   SELECT p.controller_id, p.participant_id, retention_sweep_prepare.as_of
   FROM outreach.participant p JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
-  WHERE p.retention_status = 'retained'
+  WHERE p.retention_status = 'retained' AND p.restricted_at IS NULL   -- a restricted record is only stored
     AND (p.retention_hold_until IS NULL OR p.retention_hold_until <= retention_sweep_prepare.as_of)
     AND outreach.participant_due_on(p, pol, retention_sweep_prepare.as_of) <= retention_sweep_prepare.as_of
   ON CONFLICT (controller_id, participant_id) DO UPDATE SET as_of = EXCLUDED.as_of;
@@ -205,7 +205,7 @@ BEGIN
     JOIN outreach.participant p ON p.controller_id = b.controller_id AND p.participant_id = b.participant_id
     JOIN outreach.retention_policy pol ON pol.controller_id = p.controller_id
     CROSS JOIN LATERAL outreach.participant_retention(p, pol, b.as_of) d
-    WHERE p.retention_status = 'retained'
+    WHERE p.retention_status = 'retained' AND p.restricted_at IS NULL
       AND (p.retention_hold_until IS NULL OR p.retention_hold_until <= b.as_of)
       AND d.due_on <= b.as_of
     FOR UPDATE OF p SKIP LOCKED

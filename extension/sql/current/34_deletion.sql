@@ -162,6 +162,7 @@ BEGIN
   WITH victims AS (
     SELECT p.controller_id, p.participant_id FROM outreach.participant p
     WHERE p.retention_status = 'deletion_confirmed'
+      AND p.restricted_at IS NULL   -- restricted since its confirmation: kept until the DPO lifts it
     ORDER BY p.controller_id, p.participant_id LIMIT batch_size FOR UPDATE SKIP LOCKED
   ), gone AS (
     DELETE FROM outreach.participant p USING victims v
@@ -220,8 +221,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   n int;
+  erased_at timestamptz;
 BEGIN
   PERFORM outreach.require_dpo(controller_id);
+  -- A restricted record is kept (Art. 18: e.g. the person needs it for a legal claim) until the
+  -- DPO lifts the restriction, with a reason, which makes the decision explicit.
+  IF EXISTS (SELECT 1 FROM outreach.participant p
+             WHERE p.controller_id = erase_participant.controller_id AND p.participant_id = erase_participant.participant_id
+               AND p.restricted_at IS NOT NULL) THEN
+    RAISE EXCEPTION 'participant % of controller % is restricted: it is kept until the restriction is lifted',
+                    participant_id, controller_id
+      USING ERRCODE = '55000', HINT = 'outreach.lift_restriction(controller_id, participant_ids, reason), then erase';
+  END IF;
   UPDATE outreach.participant p
   SET retention_status = 'deletion_confirmed', retention_reasons = ARRAY[coalesce(reason, 'erasure_request')],
       retention_marked_on = current_date, deletion_confirmed_at = now(),
@@ -229,6 +240,13 @@ BEGIN
   WHERE p.controller_id = erase_participant.controller_id AND p.participant_id = erase_participant.participant_id;
   GET DIAGNOSTICS n = ROW_COUNT;
   IF n = 0 THEN
+    -- Erased already (a repeated request, a retry): say so and change nothing.
+    SELECT t.deleted_at INTO erased_at FROM outreach.tombstone t
+    WHERE t.controller_id = erase_participant.controller_id AND t.participant_id = erase_participant.participant_id;
+    IF FOUND THEN
+      RAISE NOTICE 'participant % of controller % was erased already, on %', participant_id, controller_id, erased_at;
+      RETURN;
+    END IF;
     RAISE EXCEPTION 'participant % of controller % not found', participant_id, controller_id USING ERRCODE = '42704';
   END IF;
   INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)

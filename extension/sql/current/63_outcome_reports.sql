@@ -48,6 +48,15 @@ REVOKE EXECUTE ON FUNCTION outreach.report_groups(int[]) FROM PUBLIC;
 COMMENT ON FUNCTION outreach.report_groups(int[]) IS
   'for the outcome reports: counted participants of the members by cohort, activity type (or (all), (all participants)) and intensity';
 
+-- The intensity bands every activity type is reported in (the whole population: one), zeros
+-- included. A standard SQL body: parsed once, when created, and inlined into its callers.
+CREATE OR REPLACE FUNCTION outreach.report_intensities(activity_type text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN activity_type OPERATOR(pg_catalog.=) '(all participants)' THEN ARRAY['(any)']
+            ELSE ARRAY['1', '2-3', '4+', '(any)'] END;
+COMMENT ON FUNCTION outreach.report_intensities(text) IS
+  'the intensity bands an outcome report lists for an activity type: 1, 2-3, 4+ and (any); (any) alone for (all participants)';
+
 CREATE OR REPLACE FUNCTION outreach.report_outcomes(policy text DEFAULT 'hesa')
 RETURNS TABLE (controller_id int, controller_code text, cohort int, activity_type text, intensity text,
                outcome text, participants bigint, with_outcome bigint, percent numeric, marker text)
@@ -85,8 +94,7 @@ BEGIN
     SELECT k.controller_id, k.cohort, k.activity_type, i.intensity, kd.outcome,
            coalesce(c.base, 0) AS base, coalesce(c.n, 0) AS n
     FROM (SELECT DISTINCT c.controller_id, c.cohort, c.activity_type FROM cells c) AS k
-    CROSS JOIN LATERAL unnest(CASE WHEN k.activity_type OPERATOR(pg_catalog.=) '(all participants)' THEN ARRAY['(any)']
-                                   ELSE ARRAY['1', '2-3', '4+', '(any)'] END) AS i(intensity)
+    CROSS JOIN LATERAL unnest(outreach.report_intensities(k.activity_type)) AS i(intensity)
     CROSS JOIN kinds kd
     LEFT JOIN cells c ON c.controller_id OPERATOR(pg_catalog.=) k.controller_id AND c.cohort OPERATOR(pg_catalog.=) k.cohort
                      AND c.activity_type OPERATOR(pg_catalog.=) k.activity_type
@@ -173,8 +181,7 @@ BEGIN
     SELECT k.controller_id, k.cohort, k.activity_type, i.intensity, m.key_stage, m.measure,
            coalesce(c.n, 0) AS n, c.total
     FROM (SELECT DISTINCT g.controller_id, g.cohort, g.activity_type FROM groups g) AS k
-    CROSS JOIN LATERAL unnest(CASE WHEN k.activity_type OPERATOR(pg_catalog.=) '(all participants)' THEN ARRAY['(any)']
-                                   ELSE ARRAY['1', '2-3', '4+', '(any)'] END) AS i(intensity)
+    CROSS JOIN LATERAL unnest(outreach.report_intensities(k.activity_type)) AS i(intensity)
     JOIN measures m ON m.controller_id OPERATOR(pg_catalog.=) k.controller_id
     LEFT JOIN cells c ON c.controller_id OPERATOR(pg_catalog.=) k.controller_id AND c.cohort OPERATOR(pg_catalog.=) k.cohort
                      AND c.activity_type OPERATOR(pg_catalog.=) k.activity_type
@@ -258,8 +265,7 @@ BEGIN
     SELECT k.controller_id, k.cohort, k.activity_type, i.intensity, st.status,
            coalesce(b.base, 0) AS base, coalesce(c.n, 0) AS n
     FROM (SELECT DISTINCT g.controller_id, g.cohort, g.activity_type FROM groups g) AS k
-    CROSS JOIN LATERAL unnest(CASE WHEN k.activity_type OPERATOR(pg_catalog.=) '(all participants)' THEN ARRAY['(any)']
-                                   ELSE ARRAY['1', '2-3', '4+', '(any)'] END) AS i(intensity)
+    CROSS JOIN LATERAL unnest(outreach.report_intensities(k.activity_type)) AS i(intensity)
     JOIN statuses st ON st.controller_id OPERATOR(pg_catalog.=) k.controller_id
     LEFT JOIN bases b ON b.controller_id OPERATOR(pg_catalog.=) k.controller_id AND b.cohort OPERATOR(pg_catalog.=) k.cohort
                      AND b.activity_type OPERATOR(pg_catalog.=) k.activity_type
