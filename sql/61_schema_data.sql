@@ -19,6 +19,7 @@ BEGIN
   DELETE FROM outreach.attendance WHERE controller_id = ANY (ids);
   DELETE FROM outreach.activity WHERE controller_id = ANY (ids);
   DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.deletion_notice WHERE controller_id = ANY (ids);
   DELETE FROM outreach.audit_log WHERE controller_id = ANY (ids);
   DELETE FROM outreach.controller WHERE controller_id = ANY (ids);
   FOREACH r IN ARRAY roles LOOP

@@ -62,13 +62,20 @@ CROSS JOIN LATERAL outreach.retention_decide(true, true, true, '2007-03-01', '20
 
 -- Participants of controller A across the tracks (inserted by the superuser with fixed dates).
 INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode,
-                                  he_entry_year_override, he_entry_year_override_reason, withdrawn_at, created_at)
+                                  he_entry_year_override, he_entry_year_override_reason, withdrawn_at, created_at,
+                                  restricted_at)
 VALUES
-  (:ret_a, 'long',       'Ann',  'Long',  '2007-03-01', 'M1 1AE', NULL, NULL, NULL, '2020-01-10'),
-  (:ret_a, 'adult',      'Ada',  'Adult', '1990-05-05', 'M1 1AE', 2026, 'Access course, enters HE in 2026', NULL, '2020-01-10'),
-  (:ret_a, 'nopostcode', 'Ned',  'None',  '2007-03-01', NULL,     NULL, NULL, NULL, '2020-01-10'),
-  (:ret_a, 'never',      'Nev',  'Never', '2008-03-01', 'B1 1AA', NULL, NULL, NULL, '2020-01-10'),
-  (:ret_a, 'withdrawn',  'Wil',  'Drawn', '2007-03-01', 'B1 1AA', NULL, NULL, '2025-06-30 12:00+00', '2020-01-10');
+  (:ret_a, 'long',       'Ann',  'Long',  '2007-03-01', 'M1 1AE', NULL, NULL, NULL, '2020-01-10', NULL),
+  (:ret_a, 'adult',      'Ada',  'Adult', '1990-05-05', 'M1 1AE', 2026, 'Access course, enters HE in 2026', NULL, '2020-01-10', NULL),
+  (:ret_a, 'nopostcode', 'Ned',  'None',  '2007-03-01', NULL,     NULL, NULL, NULL, '2020-01-10', NULL),
+  (:ret_a, 'never',      'Nev',  'Never', '2008-03-01', 'B1 1AA', NULL, NULL, NULL, '2020-01-10', NULL),
+  (:ret_a, 'withdrawn',  'Wil',  'Drawn', '2007-03-01', 'B1 1AA', NULL, NULL, '2025-06-30 12:00+00', '2020-01-10',
+   '2025-06-30 12:00+00');
+-- (Since 0.11.0 recording a withdrawal marks the record at once, on the member's withdrawal
+-- notice of the day: 89_rights_requests.sql tests that. Here the sweep's withdrawn track is
+-- tested on a record whose withdrawal was recorded while it was restricted, so not marked, and
+-- whose restriction was lifted since.)
+UPDATE outreach.participant SET restricted_at = NULL WHERE external_ref = 'withdrawn';
 INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode, created_at)
 VALUES (:ret_b, 'b-never', 'Bea', 'Other', '2008-03-01', 'B1 1AA', '2020-01-10');
 INSERT INTO outreach.activity (controller_id, activity_type, starts_on) VALUES (:ret_a, 'summer_school', '2024-03-01');
@@ -171,16 +178,17 @@ WHERE action IN ('confirm_deletion', 'unmark', 'delete', 'erasure') GROUP BY 1, 
 
 -- Erasure: at once, by the same path.
 SELECT participant_id AS ann FROM outreach.participant_core WHERE external_ref = 'long' \gset
-SELECT outreach.erase_participant(:ret_a, :ann);
+-- (returns the tombstone)
+SELECT t.participant_id = :ann AS tombstone_of_ann, t.reasons, t.confirmed_by FROM outreach.erase_participant(:ret_a, :ann) t;
 -- Erasing again (a repeated request) changes nothing: no error, a NOTICE with the date (hidden
 -- here: it varies), the one tombstone unchanged.
 SET client_min_messages = warning;
-SELECT regress.try_masked(format('SELECT outreach.erase_participant(%s, %s)::text', :ret_a, :ann));
+SELECT regress.try_masked(format('SELECT (outreach.erase_participant(%s, %s)).reasons::text', :ret_a, :ann));
 RESET client_min_messages;
 SELECT reasons, confirmed_by FROM outreach.tombstone WHERE participant_id = :ann;
 RESET ROLE;
 SET ROLE regress_ret_dpo_b;
-SELECT regress.try_masked(format('SELECT outreach.erase_participant(%s, %s)::text', :ret_a, :ann));
+SELECT regress.try_masked(format('SELECT (outreach.erase_participant(%s, %s)).reasons::text', :ret_a, :ann));
 RESET ROLE;
 
 -- Escalation: B never confirmed its notice. After the deadline it is escalated, once.

@@ -380,7 +380,7 @@ UPDATE outreach.participant SET restricted_at = '2025-11-01' WHERE external_ref 
 RESET ROLE;
 -- Erasure by the DPO.
 SET ROLE regress_lk_dpo_b;
-SELECT outreach.erase_participant(:lk_b, (SELECT participant_id FROM lk_people WHERE external_ref = 'b-cy'));
+SELECT (outreach.erase_participant(:lk_b, (SELECT participant_id FROM lk_people WHERE external_ref = 'b-cy'))).reasons;
 RESET ROLE;
 SET ROLE regress_lk_dpo_a;
 SELECT f.followup_id IS NOT NULL AS queued, coalesce(p.external_ref, '(deleted)') AS participant, f.recipient, f.kind, f.fields,
@@ -554,7 +554,7 @@ RESET ROLE;
 SELECT count(*) AS outcomes_before FROM outreach.outcome o JOIN lk_people p USING (controller_id, participant_id)
 WHERE p.external_ref = 'a-zoe';
 SET ROLE regress_lk_dpo_a;
-SELECT outreach.erase_participant(:lk_a, (SELECT participant_id FROM lk_people WHERE external_ref = 'a-zoe'));
+SELECT (outreach.erase_participant(:lk_a, (SELECT participant_id FROM lk_people WHERE external_ref = 'a-zoe'))).reasons;
 RESET ROLE;
 SELECT count(*) AS outcomes_after FROM outreach.outcome o
 WHERE o.controller_id = :lk_a AND NOT EXISTS (SELECT 1 FROM outreach.participant p

@@ -14,6 +14,8 @@ DECLARE
   ids int[] := ARRAY(SELECT controller_id FROM outreach.controller WHERE code LIKE 'regress\_rr\_%');
 BEGIN
   DELETE FROM outreach.rights_request WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.recipient_followup WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.recipient_followup_batch WHERE controller_id = ANY (ids);
   DELETE FROM outreach.attendance WHERE controller_id = ANY (ids);
   DELETE FROM outreach.activity WHERE controller_id = ANY (ids);
   DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
@@ -321,7 +323,7 @@ FROM outreach.audit_log WHERE controller_id = :rr_a AND record ->> 'purpose' = '
 -- An erased person: the tombstone's facts, nothing personal.
 DROP TABLE sar;
 SET ROLE regress_rr_dpo_a;
-SELECT outreach.erase_participant(:rr_a, :kid2);
+SELECT (outreach.erase_participant(:rr_a, :kid2)).reasons;
 RESET ROLE;
 CALL outreach.delete_confirmed(1000);   -- as the daemon does
 SET ROLE regress_rr_dpo_a;
@@ -357,19 +359,151 @@ CALL outreach.delete_confirmed(1000);
 SELECT external_ref, retention_status, restricted_at IS NOT NULL AS restricted FROM outreach.participant
 WHERE participant_id IN (:held, :free) ORDER BY 1;
 SET ROLE regress_rr_dpo_a;
-SELECT pg_temp.try_masked(format('SELECT outreach.erase_participant(%s, %s)::text', :rr_a, :held)) AS erase_restricted;
+SELECT pg_temp.try_masked(format('SELECT (outreach.erase_participant(%s, %s)).reasons::text', :rr_a, :held)) AS erase_restricted;
 SELECT outreach.lift_restriction(:rr_a, ARRAY[:held, :free], 'the legal claim is settled') AS lifted;
 RESET ROLE;
 CALL outreach.delete_confirmed(1000);
 SET ROLE regress_rr_dpo_a;
-SELECT outreach.erase_participant(:rr_a, :held);
+SELECT t.participant_id = :held AS tombstone_of_held, t.reasons, t.confirmed_by FROM outreach.erase_participant(:rr_a, :held) t;
 -- Erasing an erased person again changes nothing (a NOTICE says so; hidden here, it holds the date).
 SET client_min_messages = warning;
-SELECT pg_temp.try_masked(format('SELECT outreach.erase_participant(%s, %s)::text', :rr_a, :held)) AS erased_again;
+SELECT pg_temp.try_masked(format('SELECT (t.participant_id = %s AND t.confirmed_by IS NOT NULL)::text FROM outreach.erase_participant(%s, %s) t', :held, :rr_a, :held)) AS erased_again_returns_tombstone;
 RESET client_min_messages;
 RESET ROLE;
 SELECT (SELECT count(*) FROM outreach.participant WHERE participant_id IN (:held, :free)) AS left_,
        (SELECT count(*) FROM outreach.tombstone WHERE participant_id IN (:held, :free)) AS tombstones;
+
+-----------------------------------------------------------------------------------------------
+-- Withdrawal, restriction and rectification take effect at once: on exports (who is due to be
+-- sent), sharing (what another member sees), aggregates (who is counted), retention (marked on
+-- the day, on a withdrawal notice with the policy's short deadline) and the ledger (each
+-- recipient that received the person gets a follow-up)
+-----------------------------------------------------------------------------------------------
+-- Three people at A, all attending, in this academic year's cohort, sent to DfE; B holds Wendy too.
+INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode,
+                                  he_entry_year_override, he_entry_year_override_reason)
+SELECT c, ref, f, l, '2009-04-04', pc, outreach.academic_year(current_date), 'joins a foundation year'
+FROM (VALUES (:rr_a, 'wd', 'Wendy', 'Dray', 'LS1 1UR'), (:rr_a, 'rs', 'Ros', 'Strict', 'LS1 1UR'),
+             (:rr_a, 'rc', 'Rae', 'Korect', 'LS1 1UR'), (:rr_b, 'b-wd', 'Wendy', 'Dray', 'LS1 1UR')) AS v(c, ref, f, l, pc);
+SELECT participant_id AS wd FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'wd' \gset
+SELECT participant_id AS rs FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'rs' \gset
+SELECT participant_id AS rc FROM outreach.participant WHERE controller_id = :rr_a AND external_ref = 'rc' \gset
+SELECT participant_id AS bwd FROM outreach.participant WHERE controller_id = :rr_b AND external_ref = 'b-wd' \gset
+INSERT INTO outreach.activity (controller_id, activity_type, name, starts_on)
+VALUES (:rr_a, 'workshop', 'A rights workshop', '2025-10-01'), (:rr_b, 'workshop', 'B rights workshop', '2025-10-02');
+INSERT INTO outreach.attendance (controller_id, participant_id, activity_id, attended_on)
+SELECT p.controller_id, p.participant_id, a.activity_id, a.starts_on
+FROM outreach.participant p JOIN outreach.activity a ON a.controller_id = p.controller_id AND a.name LIKE '% rights workshop'
+WHERE p.participant_id IN (:wd, :rs, :rc, :bwd);
+INSERT INTO outreach.export (recipient, layout_version, as_of, entry_year_from, entry_year_to, status, file_name, started_by,
+                             finished_at, sha256, manifest)
+VALUES ('dfe', 1, '2025-11-28', 2018, 2028, 'finished', 'dfe_rights.csv', 'regress', '2025-11-28 18:00+00', repeat('c', 64), '{}');
+INSERT INTO outreach.disclosure_block (controller_id, block, export_id, recipient, participant_ids, cohort_years,
+                                       participant_references, content_hashes)
+SELECT :rr_a, (id >> 12)::int, e.export_id, 'dfe', array_agg(id ORDER BY id), array_agg(2026), array_agg('DFE-' || ref ORDER BY id),
+       array_agg(1::bigint)
+FROM outreach.export e, (VALUES (:wd, 'wd'), (:rs, 'rs'), (:rc, 'rc')) AS v(id, ref) WHERE e.file_name = 'dfe_rights.csv'
+GROUP BY 2, 3;
+SELECT export_id AS dfe_rights FROM outreach.export WHERE file_name = 'dfe_rights.csv' \gset
+CREATE TEMP VIEW rights_effect AS
+SELECT p.external_ref,
+       jsonb_array_length(outreach.recipients_due(p.controller_id, p.participant_id)) > 0 AS export_due,
+       EXISTS (SELECT 1 FROM outreach.report_groups(ARRAY[p.controller_id]) g WHERE g.participant_id = p.participant_id) AS counted,
+       p.retention_status, p.retention_reasons
+FROM outreach.participant p WHERE p.participant_id IN (:wd, :rs, :rc) ORDER BY 1;
+GRANT SELECT ON rights_effect TO PUBLIC;
+SELECT * FROM rights_effect;
+SET ROLE regress_rr_dpo_b;
+SELECT other_controller_code, count(*) AS b_sees_wendys_engagement_at
+FROM outreach.shared_engagement WHERE participant_id = :bwd GROUP BY 1;
+RESET ROLE;
+
+-- Refused: another member's person (the same 42704 as an unknown one), another member, a
+-- reader, a request that is not of a fitting kind; nothing changes.
+SET ROLE regress_rr_writer_a;
+SELECT pg_temp.try_masked(format('SELECT count(*)::text FROM outreach.withdraw_participant(%s, ARRAY[%s])', :rr_a, :bwd)) AS other_members_person,
+       pg_temp.try_masked(format('SELECT count(*)::text FROM outreach.withdraw_participant(%s, ARRAY[%s])', :rr_a, 999999999)) AS unknown_person,
+       pg_temp.try_masked(format('SELECT count(*)::text FROM outreach.restrict_participant(%s, ARRAY[%s])', :rr_b, :bwd)) AS other_member,
+       regress.try(format('SELECT count(*)::text FROM outreach.withdraw_participant(%s, ARRAY[]::bigint[])', :rr_a)) AS nobody;
+RESET ROLE;
+SET ROLE regress_rr_dpo_a;
+SELECT outreach.open_rights_request(:rr_a, 'access', pg_temp.uk_today(), participant_ids => ARRAY[:wd]) AS wrong_kind \gset
+SELECT outreach.open_rights_request(:rr_a, 'withdrawal', pg_temp.uk_today(), participant_ids => ARRAY[:wd]) AS wd_request \gset
+SELECT pg_temp.try_masked(format('SELECT count(*)::text FROM outreach.withdraw_participant(%s, ARRAY[%s], %s)', :rr_a, :wd, :wrong_kind)) AS access_request;
+RESET ROLE;
+SELECT * FROM rights_effect WHERE external_ref = 'wd';
+
+-- The writer records Wendy's withdrawal (tied to the request), Ros's restriction; the DPO
+-- corrects Rae's surname and postcode.
+SET ROLE regress_rr_writer_a;
+SELECT participant_id = :wd AS wendy, withdrawn_at IS NOT NULL AS withdrawn, restricted_at IS NOT NULL AS restricted,
+       retention_status, notice_id IS NOT NULL AS on_a_notice,
+       (confirm_by AT TIME ZONE 'Europe/London')::date - pg_temp.uk_today() BETWEEN 12 AND 14 AS confirm_within_two_weeks,
+       (confirm_by AT TIME ZONE 'Europe/London')::time AS confirm_by_time
+FROM outreach.withdraw_participant(:rr_a, ARRAY[:wd, :wd], :wd_request);
+SELECT participant_id = :rs AS ros, withdrawn_at IS NOT NULL AS withdrawn, restricted_at IS NOT NULL AS restricted,
+       retention_status, notice_id
+FROM outreach.restrict_participant(:rr_a, ARRAY[:rs]);
+SELECT regress.try(format('SELECT count(*)::text FROM outreach.rectify_participant(%s, %s, %L)', :rr_a, :rc, '{"last_name": "Correct"}')) AS writer_rectifies;
+RESET ROLE;
+SET ROLE regress_rr_dpo_a;
+SELECT outreach.open_rights_request(:rr_a, 'rectification', pg_temp.uk_today(), participant_ids => ARRAY[:rc]) AS rc_request \gset
+SELECT linkage_id AS rc_linkage_before FROM outreach.participant_core WHERE participant_id = :rc \gset
+SELECT regress.try(format('SELECT count(*)::text FROM outreach.rectify_participant(%s, %s, %L)', :rr_a, :rc, '{"linkage_id": "x"}')) AS derived_column,
+       regress.try(format('SELECT count(*)::text FROM outreach.rectify_participant(%s, %s, %L)', :rr_a, :rc, '{"date_of_birth": "2009-02-30"}')) AS bad_date,
+       regress.try(format('SELECT count(*)::text FROM outreach.rectify_participant(%s, %s, %L)', :rr_a, :rc, '{"postcode": "not a postcode"}')) AS bad_postcode,
+       regress.try(format('SELECT count(*)::text FROM outreach.rectify_participant(%s, %s, %L)', :rr_a, :rc, '[]')) AS not_an_object,
+       pg_temp.try_masked(format('SELECT count(*)::text FROM outreach.rectify_participant(%s, %s, %L, %s)', :rr_a, :rc, '{"last_name": "Correct"}', :wd_request)) AS withdrawal_request,
+       pg_temp.try_masked(format('SELECT count(*)::text FROM outreach.rectify_participant(%s, %s, %L)', :rr_a, :bwd, '{"last_name": "Correct"}')) AS other_members_person;
+-- (first name unchanged, the postcode as held once normalised: not rectifications)
+SELECT * FROM outreach.rectify_participant(:rr_a, :rc, '{"last_name": "Correct", "postcode": "ls11ur", "first_name": "Rae", "sex": "F", "date_of_birth": "2009-04-05"}', :rc_request);
+SELECT linkage_id <> :'rc_linkage_before' AS linkage_recomputed, last_name, postcode FROM outreach.participant_core WHERE participant_id = :rc;
+SELECT field, before_value, after_value, request_id = :rc_request AS for_the_request, rectified_by
+FROM outreach.rectification WHERE participant_id = :rc ORDER BY field;
+RESET ROLE;
+-- Only the DPO reads the values before and after.
+SET ROLE regress_rr_writer_a;
+SELECT regress.try('SELECT count(*)::text FROM outreach.rectification') AS writer_reads_rectification;
+RESET ROLE;
+SET ROLE regress_rr_dpo_b;
+SELECT count(*) AS b_reads_as_rectifications FROM outreach.rectification WHERE controller_id = :rr_a;
+RESET ROLE;
+
+-- The effects. Wendy and Ros: due to no recipient, counted in no aggregate, not shared; Wendy
+-- marked for deletion today with reason withdrawn (Ros is kept by her restriction); Rae as
+-- before, her corrected record due to be sent again.
+SELECT * FROM rights_effect;
+SET ROLE regress_rr_dpo_b;
+SELECT count(*) AS b_sees_wendys_engagement FROM outreach.shared_engagement WHERE participant_id = :bwd;
+RESET ROLE;
+SET ROLE regress_rr_dpo_a;
+SELECT kind, opened_on = pg_temp.uk_today() AS opened_today, records_marked
+FROM outreach.deletion_notice n WHERE controller_id = :rr_a AND kind = 'withdrawal';
+-- The ledger: DfE gets a follow-up for each, under the reference it knows them by.
+SELECT f.kind, f.reference, f.fields, f.batch_id IS NOT NULL AS sent_to_member
+FROM outreach.recipient_followup f WHERE f.controller_id = :rr_a AND f.export_id = :dfe_rights
+ORDER BY f.reference, f.kind;
+-- A second withdrawal that day joins the same notice; withdrawing Wendy again changes nothing.
+SELECT count(*) AS again FROM outreach.withdraw_participant(:rr_a, ARRAY[:wd]);
+SELECT count(*) AS rectified_nothing FROM outreach.rectify_participant(:rr_a, :rc, '{"last_name": "Correct"}');
+SELECT retention_status FROM outreach.withdraw_participant(:rr_a, ARRAY[:rc]);
+SELECT kind, records_marked FROM outreach.deletion_notice WHERE controller_id = :rr_a AND kind = 'withdrawal';
+-- Confirming the withdrawal notice deletes both; the rectification's before values go with Rae.
+SELECT outreach.confirm_deletion(notice_id) AS confirmed FROM outreach.deletion_notice WHERE controller_id = :rr_a AND kind = 'withdrawal';
+RESET ROLE;
+CALL outreach.delete_confirmed(1000);
+SELECT (SELECT count(*) FROM outreach.participant WHERE participant_id IN (:wd, :rc)) AS left_,
+       (SELECT array_agg(reasons[1]) FROM outreach.tombstone WHERE participant_id IN (:wd, :rc)) AS tombstone_reasons,
+       (SELECT count(*) FROM outreach.rectification WHERE participant_id = :rc) AS rectifications_left;
+-- A writer's own UPDATE of withdrawn_at is the same withdrawal: marked at once.
+UPDATE outreach.participant SET restricted_at = NULL WHERE participant_id = :rs;
+SET ROLE regress_rr_writer_a;
+UPDATE outreach.participant SET withdrawn_at = now() WHERE participant_id = :rs;
+RESET ROLE;
+SELECT retention_status, retention_reasons, retention_notice_id = n.notice_id AS on_the_days_notice
+FROM outreach.participant p, outreach.deletion_notice n
+WHERE p.participant_id = :rs AND n.controller_id = :rr_a AND n.kind = 'withdrawal';
+DROP VIEW rights_effect;
 
 SET client_min_messages = warning;
 SELECT pg_temp.rr_cleanup();

@@ -18,7 +18,9 @@ CREATE TABLE outreach.retention_policy (
   min_response_days int NOT NULL DEFAULT 14 CHECK (min_response_days BETWEEN 0 AND 366),
   grace_days int CHECK (grace_days BETWEEN 0 AND 3650),  -- NULL: never delete unconfirmed records
   legal_contact text,
-  updated_at timestamptz NOT NULL DEFAULT now()
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  -- a withdrawal is marked for deletion at once, to be confirmed within these days
+  withdrawal_confirm_days int NOT NULL DEFAULT 14 CHECK (withdrawal_confirm_days BETWEEN 1 AND 90)
 );
 COMMENT ON TABLE outreach.retention_policy IS 'each controller''s retention periods and deletion cycle';
 SELECT pg_catalog.pg_extension_config_dump('outreach.retention_policy', '');
@@ -53,7 +55,8 @@ CREATE OR REPLACE FUNCTION outreach.set_retention_policy(
     long_track_years int DEFAULT NULL, short_track_years int DEFAULT NULL,
     attendance_window_years int DEFAULT NULL, nation text DEFAULT NULL,
     confirm_by_month int DEFAULT NULL, confirm_by_time time DEFAULT NULL,
-    min_response_days int DEFAULT NULL, grace_days int DEFAULT NULL, legal_contact text DEFAULT NULL)
+    min_response_days int DEFAULT NULL, grace_days int DEFAULT NULL, legal_contact text DEFAULT NULL,
+    withdrawal_confirm_days int DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, outreach, pg_temp
@@ -86,6 +89,9 @@ BEGIN
   IF grace_days NOT BETWEEN 0 AND 3650 THEN
     RAISE EXCEPTION 'grace_days must be between 0 and 3650, not %', grace_days USING ERRCODE = '22023';
   END IF;
+  IF withdrawal_confirm_days NOT BETWEEN 1 AND 90 THEN
+    RAISE EXCEPTION 'withdrawal_confirm_days must be between 1 and 90, not %', withdrawal_confirm_days USING ERRCODE = '22023';
+  END IF;
   UPDATE outreach.retention_policy p SET
     long_track_years = coalesce(set_retention_policy.long_track_years, p.long_track_years),
     short_track_years = coalesce(set_retention_policy.short_track_years, p.short_track_years),
@@ -96,12 +102,13 @@ BEGIN
     min_response_days = coalesce(set_retention_policy.min_response_days, p.min_response_days),
     grace_days = coalesce(set_retention_policy.grace_days, p.grace_days),
     legal_contact = coalesce(set_retention_policy.legal_contact, p.legal_contact),
+    withdrawal_confirm_days = coalesce(set_retention_policy.withdrawal_confirm_days, p.withdrawal_confirm_days),
     updated_at = now()
   WHERE p.controller_id = cid;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text) FROM PUBLIC;
-COMMENT ON FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text) IS
+REVOKE EXECUTE ON FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text, int) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text, int) IS
   'changes a controller''s retention policy (only the values given); rejects absurd values with 22023';
 
 -- The deletion cycle: which cycle a record marked on a date belongs to, and by when its
@@ -138,5 +145,20 @@ AS $$
 $$;
 COMMENT ON FUNCTION outreach.retention_cycle(date, int) IS
   'the deletion cycle (year of its start) a record marked on a date joins';
-GRANT EXECUTE ON FUNCTION outreach.retention_confirm_by(int, int), outreach.retention_cycle(date, int)
+-- A withdrawal's deadline: the confirm-by time, withdrawal_confirm_days after the day it was
+-- recorded (brought back to the Friday when that is a weekend), in the policy's time zone.
+CREATE OR REPLACE FUNCTION outreach.withdrawal_confirm_by(recorded_on date, controller_id int) RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT ((d - CASE extract(isodow FROM d)::int WHEN 6 THEN 1 WHEN 7 THEN 2 ELSE 0 END) + p.confirm_by_time)
+           AT TIME ZONE p.time_zone
+  FROM outreach.retention_policy p, LATERAL (SELECT recorded_on + p.withdrawal_confirm_days AS d) AS due
+  WHERE p.controller_id = withdrawal_confirm_by.controller_id
+$$;
+COMMENT ON FUNCTION outreach.withdrawal_confirm_by(date, int) IS
+  'deadline for confirming the deletion of people who withdrew on a day: the policy''s withdrawal_confirm_days later';
+
+GRANT EXECUTE ON FUNCTION outreach.retention_confirm_by(int, int), outreach.retention_cycle(date, int),
+  outreach.withdrawal_confirm_by(date, int)
   TO outreach_reader, outreach_analyst, outreach_processor, outreach_daemon;

@@ -43,10 +43,18 @@ CREATE TABLE outreach.deletion_notice (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now(),
   escalated_at timestamptz,                          -- deadline missed, legal contact told
+  -- 'cycle': the records a yearly sweep found due; 'withdrawal': the people who withdrew on
+  -- opened_on (the member's date), marked at once with the policy's short deadline
+  kind text NOT NULL DEFAULT 'cycle' CHECK (kind IN ('cycle', 'withdrawal')),
+  opened_on date,
   PRIMARY KEY (controller_id, notice_id),
-  UNIQUE (controller_id, cycle_year)
+  CONSTRAINT deletion_notice_kind_opened_on CHECK ((kind = 'withdrawal') = (opened_on IS NOT NULL))
 );
-COMMENT ON TABLE outreach.deletion_notice IS 'per controller and cycle: records ready for deletion and the confirmation deadline';
+CREATE UNIQUE INDEX deletion_notice_cycle_key ON outreach.deletion_notice (controller_id, cycle_year) WHERE kind = 'cycle';
+CREATE UNIQUE INDEX deletion_notice_withdrawal_key ON outreach.deletion_notice (controller_id, opened_on)
+  WHERE kind = 'withdrawal';
+COMMENT ON TABLE outreach.deletion_notice IS
+  'per controller: the records a cycle''s sweep marked, or the people who withdrew on a day, and the confirmation deadline';
 
 -- Sweeps and deletion runs: what ran, when, how far it got.
 CREATE TABLE outreach.retention_run (

@@ -213,7 +213,7 @@ BEGIN
     INSERT INTO outreach.deletion_notice AS n (controller_id, cycle_year, confirm_by, records_marked)
     SELECT controller_id, cycle_year, outreach.retention_confirm_by(cycle_year, controller_id), count(*)
     FROM due GROUP BY controller_id, cycle_year ORDER BY controller_id, cycle_year
-    ON CONFLICT (controller_id, cycle_year)
+    ON CONFLICT (controller_id, cycle_year) WHERE kind = 'cycle'
       DO UPDATE SET records_marked = n.records_marked + EXCLUDED.records_marked, updated_at = now()
     RETURNING n.controller_id, n.cycle_year, n.notice_id
   )

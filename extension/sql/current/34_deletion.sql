@@ -215,13 +215,13 @@ COMMENT ON PROCEDURE outreach.delete_confirmed(int) IS
 
 -- Erasure (UK GDPR Art. 17): the same path at once, for one participant.
 CREATE OR REPLACE FUNCTION outreach.erase_participant(controller_id int, participant_id bigint,
-                                           reason text DEFAULT 'erasure_request') RETURNS void
+                                           reason text DEFAULT 'erasure_request') RETURNS outreach.tombstone
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   n int;
-  erased_at timestamptz;
+  t outreach.tombstone;
 BEGIN
   PERFORM outreach.require_dpo(controller_id);
   -- A restricted record is kept (Art. 18: e.g. the person needs it for a legal claim) until the
@@ -241,11 +241,11 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   IF n = 0 THEN
     -- Erased already (a repeated request, a retry): say so and change nothing.
-    SELECT t.deleted_at INTO erased_at FROM outreach.tombstone t
-    WHERE t.controller_id = erase_participant.controller_id AND t.participant_id = erase_participant.participant_id;
+    SELECT * INTO t FROM outreach.tombstone x
+    WHERE x.controller_id = erase_participant.controller_id AND x.participant_id = erase_participant.participant_id;
     IF FOUND THEN
-      RAISE NOTICE 'participant % of controller % was erased already, on %', participant_id, controller_id, erased_at;
-      RETURN;
+      RAISE NOTICE 'participant % of controller % was erased already, on %', participant_id, controller_id, t.deleted_at;
+      RETURN t;
     END IF;
     RAISE EXCEPTION 'participant % of controller % not found', participant_id, controller_id USING ERRCODE = '42704';
   END IF;
@@ -261,11 +261,13 @@ BEGIN
   INSERT INTO outreach.tombstone (controller_id, participant_id, reasons, marked_on, confirmed_at, confirmed_by)
   SELECT g.controller_id, g.participant_id, g.retention_reasons, g.retention_marked_on, g.deletion_confirmed_at,
          g.deletion_confirmed_by
-  FROM gone g;
+  FROM gone g
+  RETURNING * INTO t;
+  RETURN t;
 END
 $$;
 COMMENT ON FUNCTION outreach.erase_participant(int, bigint, text) IS
-  'the DPO erases a participant at once (erasure request): same deletion path, tombstone left';
+  'the DPO erases a participant at once (erasure request): same deletion path; returns the tombstone (the same one when erased already)';
 
 -- at is checked against the service's clock: a date far ahead would confirm records through
 -- their grace period early.

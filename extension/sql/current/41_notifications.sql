@@ -139,7 +139,8 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
-    'type', 'deletion_notice', 'notice_id', n.notice_id, 'controller', c.code, 'cycle_year', n.cycle_year,
+    'type', 'deletion_notice', 'notice_id', n.notice_id, 'controller', c.code, 'kind', n.kind,
+    'cycle_year', n.cycle_year, 'withdrawn_on', n.opened_on,
     'records_marked', n.records_marked, 'confirm_by', n.confirm_by, 'created_at', n.created_at,
     'updated_at', n.updated_at,
     'confirm_with', format('SELECT outreach.confirm_deletion(%s)', n.notice_id))
@@ -160,10 +161,12 @@ DECLARE
   revision int;
   subj text := format('Records ready for deletion: %s records, confirm by %s', NEW.records_marked,
                       to_char(NEW.confirm_by AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'));
-  msg text := format(E'%s participant records of your organisation are ready for deletion under the retention policy (cycle %s).\n'
-                     'Please review and confirm the deletion by %s:\n  %s\n'
-                     'The list is in outreach.retention_status for your data-protection officer.\n',
-                     NEW.records_marked, NEW.cycle_year,
+  msg text := format(CASE NEW.kind
+                       WHEN 'withdrawal' THEN E'%s participants of your organisation withdrew on %s and are ready for deletion.\n'
+                       ELSE E'%s participant records of your organisation are ready for deletion under the retention policy (cycle %s).\n' END
+                     || E'Please review and confirm the deletion by %s:\n  %s\n'
+                        'The list is in outreach.retention_status for your data-protection officer.\n',
+                     NEW.records_marked, CASE NEW.kind WHEN 'withdrawal' THEN NEW.opened_on::text ELSE NEW.cycle_year::text END,
                      to_char(NEW.confirm_by AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), body ->> 'confirm_with');
 BEGIN
   IF TG_OP = 'UPDATE' THEN

@@ -23,7 +23,8 @@ CREATE TABLE outreach.recipient_followup (
   followup_id bigint GENERATED ALWAYS AS IDENTITY,
   participant_id bigint NOT NULL,
   recipient text COLLATE "C" NOT NULL,
-  kind text COLLATE "C" NOT NULL CHECK (kind IN ('rectification', 'erasure', 'restriction')),
+  kind text COLLATE "C" NOT NULL
+    CONSTRAINT recipient_followup_kind_check CHECK (kind IN ('rectification', 'erasure', 'restriction', 'withdrawal')),
   reference text COLLATE "C" NOT NULL,             -- what the recipient knows the record by
   export_id bigint NOT NULL,                       -- the latest export that sent it
   fields text[],                                   -- rectification: the recipient's headers of the changed fields
@@ -35,7 +36,7 @@ CREATE INDEX recipient_followup_pending_idx ON outreach.recipient_followup (cont
   WHERE batch_id IS NULL;
 CREATE INDEX recipient_followup_participant_idx ON outreach.recipient_followup (controller_id, participant_id);
 COMMENT ON TABLE outreach.recipient_followup IS
-  'Art. 19 follow-ups: a participant sent to a recipient was rectified, restricted or erased; the recipient must be told';
+  'Art. 19 follow-ups: a participant sent to a recipient was rectified, restricted, withdrew or was erased; the recipient must be told';
 
 CREATE TABLE outreach.recipient_followup_batch (
   controller_id int NOT NULL,
@@ -47,6 +48,7 @@ CREATE TABLE outreach.recipient_followup_batch (
   erasures int NOT NULL,
   restrictions int NOT NULL,
   deliveries int NOT NULL DEFAULT 0,               -- messages queued (one per channel of the member)
+  withdrawals int NOT NULL DEFAULT 0,
   PRIMARY KEY (controller_id, batch_id)
 );
 COMMENT ON TABLE outreach.recipient_followup_batch IS
@@ -100,9 +102,11 @@ BEGIN
     GROUP BY p.controller_id, p.recipient, p.chunk
     ORDER BY p.controller_id, p.recipient, p.chunk
   LOOP
-    INSERT INTO outreach.recipient_followup_batch (controller_id, recipient, items, rectifications, erasures, restrictions)
+    INSERT INTO outreach.recipient_followup_batch (controller_id, recipient, items, rectifications, erasures, restrictions,
+                                                   withdrawals)
     SELECT g.controller_id, g.recipient, count(*), count(*) FILTER (WHERE f.kind = 'rectification'),
-           count(*) FILTER (WHERE f.kind = 'erasure'), count(*) FILTER (WHERE f.kind = 'restriction')
+           count(*) FILTER (WHERE f.kind = 'erasure'), count(*) FILTER (WHERE f.kind = 'restriction'),
+           count(*) FILTER (WHERE f.kind = 'withdrawal')
     FROM outreach.recipient_followup f
     WHERE f.controller_id = g.controller_id AND f.followup_id = ANY (g.ids)
     RETURNING batch_id INTO b;
@@ -113,7 +117,7 @@ BEGIN
              'type', 'recipient_followup', 'batch_id', b, 'controller', c.code,
              'recipient', g.recipient, 'recipient_title', (SELECT r.title FROM outreach.recipient r WHERE r.name = g.recipient),
              'counts', jsonb_build_object('rectification', fb.rectifications, 'erasure', fb.erasures,
-                                          'restriction', fb.restrictions),
+                                          'restriction', fb.restrictions, 'withdrawal', fb.withdrawals),
              'items', (SELECT jsonb_agg(jsonb_build_object('reference', f.reference, 'participant_id', f.participant_id,
                                                            'kind', f.kind, 'fields', f.fields, 'export_id', f.export_id,
                                                            'exported_at', e.finished_at)
@@ -128,12 +132,12 @@ BEGIN
       g.controller_id, 'recipient_followup', format('outreach-followup-%s', b), body,
       format('Linkage follow-up: %s records sent to %s changed', cardinality(g.ids), body ->> 'recipient_title'),
       format(E'%s participant records of your organisation that were sent to %s (%s) have since been '
-             'rectified (%s), erased (%s) or restricted (%s).\n'
+             'rectified (%s), erased (%s), restricted (%s) or withdrawn (%s).\n'
              'UK GDPR Art. 19: the recipient must be told. Rectified records go to it again with the next export;\n'
-             'erasures and restrictions must be passed on with the references listed.\n'
+             'erasures, withdrawals and restrictions must be passed on with the references listed.\n'
              'The list is in outreach.recipient_followup (batch %s) for your data-protection officer.\n',
              cardinality(g.ids), body ->> 'recipient_title', g.recipient, body #>> '{counts,rectification}',
-             body #>> '{counts,erasure}', body #>> '{counts,restriction}', b));
+             body #>> '{counts,erasure}', body #>> '{counts,restriction}', body #>> '{counts,withdrawal}', b));
     UPDATE outreach.recipient_followup_batch fb SET deliveries = coalesce(sent, 0)
     WHERE fb.controller_id = g.controller_id AND fb.batch_id = b;
     n := n + 1;
@@ -173,6 +177,7 @@ DECLARE
     CASE WHEN NEW.upn IS DISTINCT FROM OLD.upn THEN 'upn' END,
     CASE WHEN NEW.uln IS DISTINCT FROM OLD.uln THEN 'uln' END], NULL);
   restricted boolean := NEW.restricted_at IS NOT NULL AND OLD.restricted_at IS NULL;
+  withdrawn boolean := NEW.withdrawn_at IS NOT NULL AND OLD.withdrawn_at IS NULL;
 BEGIN
   -- A change to a participant staged in an export being finished: export_finish waits for this
   -- transaction (and then compares what it staged), or this statement waits for it (and then
@@ -201,6 +206,9 @@ BEGIN
     UNION ALL
     SELECT NEW.controller_id, NEW.participant_id, s.recipient, 'restriction', s.reference, s.export_id, NULL
     FROM sent s WHERE restricted
+    UNION ALL
+    SELECT NEW.controller_id, NEW.participant_id, s.recipient, 'withdrawal', s.reference, s.export_id, NULL
+    FROM sent s WHERE withdrawn
   )
   INSERT INTO outreach.recipient_followup (controller_id, participant_id, recipient, kind, reference, export_id, fields)
   SELECT q.* FROM queued q
@@ -212,7 +220,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION outreach.participant_followup_update() IS
-  'trigger: queues Art. 19 follow-ups when fields a recipient received change (sex: is written) or processing is restricted';
+  'trigger: queues Art. 19 follow-ups when fields a recipient received change (sex: is written), processing is restricted or the person withdraws';
 
 CREATE OR REPLACE FUNCTION outreach.participant_followup_flush() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -288,7 +296,7 @@ COMMENT ON FUNCTION outreach.participant_followup_delete() IS
   'trigger: deletes a deleted participant''s outcomes and queues an Art. 19 follow-up for every recipient that received them';
 CREATE OR REPLACE TRIGGER recipient_followup_update
   AFTER UPDATE OF first_name, last_name, date_of_birth, postcode, institution_id, upn, uln,
-                  he_entry_year_override, restricted_at ON outreach.participant
+                  he_entry_year_override, restricted_at, withdrawn_at ON outreach.participant
   FOR EACH ROW
   WHEN (btrim(NEW.first_name) IS DISTINCT FROM btrim(OLD.first_name)
         OR btrim(NEW.last_name) IS DISTINCT FROM btrim(OLD.last_name)
@@ -297,13 +305,14 @@ CREATE OR REPLACE TRIGGER recipient_followup_update
         OR NEW.institution_id IS DISTINCT FROM OLD.institution_id
         OR NEW.upn IS DISTINCT FROM OLD.upn OR NEW.uln IS DISTINCT FROM OLD.uln
         OR NEW.he_entry_year_override IS DISTINCT FROM OLD.he_entry_year_override
-        OR (NEW.restricted_at IS NOT NULL AND OLD.restricted_at IS NULL))
+        OR (NEW.restricted_at IS NOT NULL AND OLD.restricted_at IS NULL)
+        OR (NEW.withdrawn_at IS NOT NULL AND OLD.withdrawn_at IS NULL))
   EXECUTE FUNCTION outreach.participant_followup_update();
 CREATE OR REPLACE TRIGGER recipient_followup_sex AFTER UPDATE OF sex ON outreach.participant
   FOR EACH ROW EXECUTE FUNCTION outreach.participant_followup_update('sex');
 CREATE OR REPLACE TRIGGER recipient_followup_update_flush
   AFTER UPDATE OF first_name, last_name, date_of_birth, postcode, sex, institution_id, upn, uln,
-                  he_entry_year_override, restricted_at ON outreach.participant
+                  he_entry_year_override, restricted_at, withdrawn_at ON outreach.participant
   FOR EACH STATEMENT EXECUTE FUNCTION outreach.participant_followup_flush();
 CREATE OR REPLACE TRIGGER recipient_followup_delete AFTER DELETE ON outreach.participant
   REFERENCING OLD TABLE AS old_rows

@@ -44,6 +44,11 @@ BEGIN
     RAISE EXCEPTION 'a person is found by first name, last name, date of birth and postcode together'
       USING ERRCODE = '22023', HINT = 'records missing any of them have no linkage pseudonym and cannot be matched';
   END IF;
+  -- As the participant table holds them: a longer name matches no record, and is no reason to
+  -- hash megabytes.
+  IF length(first_name) > 200 OR length(last_name) > 200 OR length(postcode) > 20 THEN
+    RAISE EXCEPTION 'names are at most 200 characters and a postcode at most 20' USING ERRCODE = '22023';
+  END IF;
   person := outreach.pseudonymise(first_name, last_name, date_of_birth, postcode, 'linkage');  -- 22P02 for a bad postcode
   IF person IS NULL THEN
     RAISE EXCEPTION 'the identifiers normalise to nothing' USING ERRCODE = '22023';

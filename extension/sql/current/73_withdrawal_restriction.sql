@@ -1,0 +1,211 @@
+-- Withdrawal and restriction take effect at once (UK GDPR Arts. 7(3), 18 and 21).
+--
+-- Recording a withdrawal (through withdraw_participant() or a writer's own UPDATE or INSERT of
+-- withdrawn_at) marks the record ready for deletion with reason 'withdrawn' in the same
+-- statement, on the member's withdrawal notice of that day, to be confirmed within the policy's
+-- withdrawal_confirm_days: not at the next yearly sweep, months later. Exports, sharing and every
+-- aggregate leave withdrawn people out already (their conditions read withdrawn_at); the
+-- recipients that received the person get a follow-up (56_followup.sql). A restricted record is
+-- withdrawn but not marked: the restriction holds it until the DPO lifts it.
+
+CREATE OR REPLACE FUNCTION outreach.participant_withdrawal_mark() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  today date;
+  nid bigint;
+BEGIN
+  IF NEW.restricted_at IS NOT NULL OR NEW.retention_status = 'deletion_confirmed' THEN
+    RETURN NEW;
+  END IF;
+  SELECT (now() AT TIME ZONE pol.time_zone)::date INTO today
+  FROM outreach.retention_policy pol WHERE pol.controller_id = NEW.controller_id;
+  IF NOT FOUND THEN
+    RETURN NEW;  -- no such controller: the foreign key refuses the row
+  END IF;
+  -- One notice per member and day: the people who withdrew that day, confirmed together.
+  INSERT INTO outreach.deletion_notice AS n (controller_id, kind, opened_on, cycle_year, confirm_by, records_marked)
+  SELECT NEW.controller_id, 'withdrawal', today,
+         extract(year FROM today)::int
+           - CASE WHEN (extract(month FROM today), extract(day FROM today)) >= (pol.cycle_month, pol.cycle_day)
+                  THEN 0 ELSE 1 END,
+         outreach.withdrawal_confirm_by(today, NEW.controller_id), 1
+  FROM outreach.retention_policy pol WHERE pol.controller_id = NEW.controller_id
+  ON CONFLICT (controller_id, opened_on) WHERE kind = 'withdrawal'
+    DO UPDATE SET records_marked = n.records_marked + 1, updated_at = now()
+  RETURNING n.notice_id INTO nid;
+  NEW.retention_status := 'ready_for_deletion';
+  NEW.retention_reasons := ARRAY['withdrawn'];
+  NEW.retention_due_on := today;
+  NEW.retention_marked_on := today;
+  NEW.retention_notice_id := nid;
+  NEW.deletion_confirmed_at := NULL;
+  NEW.deletion_confirmed_by := NULL;
+  PERFORM outreach.notify_service('records_marked');
+  RETURN NEW;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.participant_withdrawal_mark() FROM PUBLIC;
+COMMENT ON FUNCTION outreach.participant_withdrawal_mark() IS
+  'trigger: a withdrawal recorded marks the record ready for deletion at once, on the member''s withdrawal notice of the day';
+-- (Named to fire after participant_keep_withdrawal, which refuses changing a recorded value.)
+CREATE OR REPLACE TRIGGER participant_withdrawal_mark BEFORE UPDATE OF withdrawn_at ON outreach.participant
+  FOR EACH ROW WHEN (OLD.withdrawn_at IS NULL AND NEW.withdrawn_at IS NOT NULL)
+  EXECUTE FUNCTION outreach.participant_withdrawal_mark();
+CREATE OR REPLACE TRIGGER participant_withdrawal_mark_insert BEFORE INSERT ON outreach.participant
+  FOR EACH ROW WHEN (NEW.withdrawn_at IS NOT NULL)
+  EXECUTE FUNCTION outreach.participant_withdrawal_mark();
+
+-- The participants named, all of the caller's member (writer or DPO), locked; an unknown
+-- participant and another member's give the same 42704, so the call is no probe.
+CREATE OR REPLACE FUNCTION outreach.require_own_participants(controller_id int, participant_ids bigint[], what text)
+RETURNS bigint[]
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  ids bigint[];
+  unknown bigint;
+BEGIN
+  IF controller_id IS NULL OR NOT (controller_id = ANY (outreach.caller_controller_ids('writer'))
+                                   OR controller_id = ANY (outreach.caller_controller_ids('dpo'))) THEN
+    RAISE EXCEPTION 'permission denied: role "%" cannot % participants of controller %',
+                    outreach.invoking_role(), what, coalesce(controller_id::text, 'NULL')
+      USING ERRCODE = '42501';
+  END IF;
+  IF participant_ids IS NULL OR cardinality(participant_ids) = 0 OR cardinality(participant_ids) > 10000
+     OR array_ndims(participant_ids) > 1 THEN
+    RAISE EXCEPTION 'name 1 to 10000 participants in a one-dimensional array' USING ERRCODE = '22023';
+  END IF;
+  SELECT array_agg(DISTINCT id ORDER BY id) INTO ids FROM unnest(participant_ids) AS id;
+  SELECT min(coalesce(id, -1)) INTO unknown FROM unnest(participant_ids) AS id
+  WHERE id IS NULL OR NOT EXISTS (SELECT 1 FROM outreach.participant p
+                                  WHERE p.controller_id = require_own_participants.controller_id AND p.participant_id = id);
+  IF unknown IS NOT NULL THEN
+    RAISE EXCEPTION 'participant % of controller % not found', unknown, controller_id USING ERRCODE = '42704';
+  END IF;
+  PERFORM 1 FROM outreach.participant p
+  WHERE p.controller_id = require_own_participants.controller_id AND p.participant_id = ANY (ids)
+  ORDER BY p.participant_id FOR UPDATE;
+  RETURN ids;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.require_own_participants(int, bigint[], text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.require_own_participants(int, bigint[], text) IS
+  'the named participants of the caller''s member, locked, sorted and distinct; 42501 for a non-member, 42704 for any other';
+
+-- The request an action answers, when one is named: open, of the member, of a fitting kind.
+CREATE OR REPLACE FUNCTION outreach.rights_request_for_kinds(controller_id int, request_id bigint, kinds text[])
+RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r outreach.rights_request;
+BEGIN
+  IF request_id IS NULL THEN
+    RETURN;
+  END IF;
+  SELECT * INTO r FROM outreach.rights_request q
+  WHERE q.controller_id = rights_request_for_kinds.controller_id AND q.request_id = rights_request_for_kinds.request_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'rights request % of controller % not found', request_id, controller_id USING ERRCODE = '42704';
+  END IF;
+  IF r.status <> 'open' OR NOT r.kind = ANY (kinds) THEN
+    RAISE EXCEPTION 'rights request % is % and of kind %, not an open % request', request_id, r.status, r.kind,
+                    array_to_string(kinds, ', ', '') USING ERRCODE = '55000';
+  END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.rights_request_for_kinds(int, bigint, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.rights_request_for_kinds(int, bigint, text[]) IS
+  'checks that a named request is the member''s, open and of one of the kinds (42704, 55000)';
+
+-- What withdraw_participant and restrict_participant return for each person.
+CREATE OR REPLACE FUNCTION outreach.participant_rights_state(controller_id int, ids bigint[])
+RETURNS TABLE (participant_id bigint, withdrawn_at timestamptz, restricted_at timestamptz, retention_status text,
+               notice_id bigint, confirm_by timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT p.participant_id, p.withdrawn_at, p.restricted_at, p.retention_status, p.retention_notice_id, d.confirm_by
+  FROM outreach.participant p
+  LEFT JOIN outreach.deletion_notice d ON d.controller_id = p.controller_id AND d.notice_id = p.retention_notice_id
+  WHERE p.controller_id = participant_rights_state.controller_id AND p.participant_id = ANY (ids)
+  ORDER BY p.participant_id
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.participant_rights_state(int, bigint[]) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.participant_rights_state(int, bigint[]) IS
+  'what withdraw_participant and restrict_participant return: each person''s withdrawal, restriction and retention state';
+
+-- Withdrawal: recorded now (a withdrawal recorded before stays as it was), which marks each
+-- record (participant_withdrawal_mark) and queues the recipients' follow-ups. request_id ties
+-- it to the register (a withdrawal or objection request of the member), and is audited.
+CREATE OR REPLACE FUNCTION outreach.withdraw_participant(controller_id int, participant_ids bigint[],
+                                                         request_id bigint DEFAULT NULL)
+RETURNS TABLE (participant_id bigint, withdrawn_at timestamptz, restricted_at timestamptz, retention_status text,
+               notice_id bigint, confirm_by timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  ids bigint[];
+BEGIN
+  ids := outreach.require_own_participants(withdraw_participant.controller_id, withdraw_participant.participant_ids,
+                                           'withdraw');
+  PERFORM outreach.rights_request_for_kinds(withdraw_participant.controller_id, withdraw_participant.request_id,
+                                            ARRAY['withdrawal', 'objection', 'erasure']);
+  UPDATE outreach.participant p SET withdrawn_at = now()
+  WHERE p.controller_id = withdraw_participant.controller_id AND p.participant_id = ANY (ids) AND p.withdrawn_at IS NULL;
+  INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
+  SELECT withdraw_participant.controller_id, session_user, outreach.invoking_role()::text, 'update', 'participant',
+         jsonb_build_object('participant_id', id, 'request_id', withdraw_participant.request_id), ARRAY['withdrawn_at']
+  FROM unnest(ids) AS id
+  WHERE withdraw_participant.request_id IS NOT NULL;
+  RETURN QUERY SELECT * FROM outreach.participant_rights_state(withdraw_participant.controller_id, ids);
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('withdraw_participant', withdraw_participant.controller_id, SQLSTATE);
+  RAISE;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.withdraw_participant(int, bigint[], bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.withdraw_participant(int, bigint[], bigint) TO outreach_writer, outreach_dpo;
+COMMENT ON FUNCTION outreach.withdraw_participant(int, bigint[], bigint) IS
+  'records a withdrawal now: out of exports, sharing and aggregates at once, marked for deletion on the day''s withdrawal notice, recipients followed up';
+
+-- Restriction: recorded now; the record is kept (no sweep, confirmation or erasure deletes it)
+-- and left out of exports, sharing and aggregates until the DPO lifts it (lift_restriction).
+CREATE OR REPLACE FUNCTION outreach.restrict_participant(controller_id int, participant_ids bigint[],
+                                                         request_id bigint DEFAULT NULL)
+RETURNS TABLE (participant_id bigint, withdrawn_at timestamptz, restricted_at timestamptz, retention_status text,
+               notice_id bigint, confirm_by timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  ids bigint[];
+BEGIN
+  ids := outreach.require_own_participants(restrict_participant.controller_id, restrict_participant.participant_ids,
+                                           'restrict');
+  PERFORM outreach.rights_request_for_kinds(restrict_participant.controller_id, restrict_participant.request_id,
+                                            ARRAY['restriction', 'objection', 'rectification']);
+  UPDATE outreach.participant p SET restricted_at = now()
+  WHERE p.controller_id = restrict_participant.controller_id AND p.participant_id = ANY (ids) AND p.restricted_at IS NULL;
+  INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
+  SELECT restrict_participant.controller_id, session_user, outreach.invoking_role()::text, 'update', 'participant',
+         jsonb_build_object('participant_id', id, 'request_id', restrict_participant.request_id), ARRAY['restricted_at']
+  FROM unnest(ids) AS id
+  WHERE restrict_participant.request_id IS NOT NULL;
+  RETURN QUERY SELECT * FROM outreach.participant_rights_state(restrict_participant.controller_id, ids);
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('restrict_participant', restrict_participant.controller_id, SQLSTATE);
+  RAISE;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.restrict_participant(int, bigint[], bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.restrict_participant(int, bigint[], bigint) TO outreach_writer, outreach_dpo;
+COMMENT ON FUNCTION outreach.restrict_participant(int, bigint[], bigint) IS
+  'restricts processing now: kept from deletion, left out of exports, sharing and aggregates until the DPO lifts it; recipients followed up';

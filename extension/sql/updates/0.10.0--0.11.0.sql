@@ -1,0 +1,49 @@
+-- 0.10.0 to 0.11.0: what an update must do besides re-creating every function, view, trigger,
+-- comment and grant from extension/sql/current/ (which follows this file in the update script).
+
+-- Withdrawals are marked for deletion at once, on a notice per member and day, with the
+-- policy's short deadline (31_retention_policy.sql, 32_retention_state.sql,
+-- 73_withdrawal_restriction.sql).
+ALTER TABLE outreach.retention_policy ADD COLUMN withdrawal_confirm_days int NOT NULL DEFAULT 14
+  CHECK (withdrawal_confirm_days BETWEEN 1 AND 90);
+DROP FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text);
+ALTER TABLE outreach.deletion_notice
+  ADD COLUMN kind text NOT NULL DEFAULT 'cycle' CHECK (kind IN ('cycle', 'withdrawal')),
+  ADD COLUMN opened_on date,
+  ADD CONSTRAINT deletion_notice_kind_opened_on CHECK ((kind = 'withdrawal') = (opened_on IS NOT NULL)),
+  DROP CONSTRAINT deletion_notice_controller_id_cycle_year_key;
+CREATE UNIQUE INDEX deletion_notice_cycle_key ON outreach.deletion_notice (controller_id, cycle_year) WHERE kind = 'cycle';
+CREATE UNIQUE INDEX deletion_notice_withdrawal_key ON outreach.deletion_notice (controller_id, opened_on)
+  WHERE kind = 'withdrawal';
+
+-- Art. 19 follow-ups of a withdrawal (56_followup.sql).
+ALTER TABLE outreach.recipient_followup DROP CONSTRAINT recipient_followup_kind_check,
+  ADD CONSTRAINT recipient_followup_kind_check CHECK (kind IN ('rectification', 'erasure', 'restriction', 'withdrawal'));
+ALTER TABLE outreach.recipient_followup_batch ADD COLUMN withdrawals int NOT NULL DEFAULT 0;
+
+-- Rectification's before and after values, for the DPO (74_rectification.sql).
+CREATE TABLE outreach.rectification (
+  controller_id int NOT NULL,
+  rectification_id bigint GENERATED ALWAYS AS IDENTITY,
+  participant_id bigint NOT NULL,
+  request_id bigint,
+  field text COLLATE "C" NOT NULL,
+  before_value text,
+  after_value text,
+  rectified_at timestamptz NOT NULL DEFAULT now(),
+  rectified_by text NOT NULL,
+  PRIMARY KEY (controller_id, rectification_id),
+  FOREIGN KEY (controller_id, participant_id) REFERENCES outreach.participant ON DELETE CASCADE
+);
+CREATE INDEX rectification_participant_idx ON outreach.rectification (controller_id, participant_id);
+SELECT pg_catalog.pg_extension_config_dump('outreach.rectification', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.rectification', 'rectification_id')::pg_catalog.regclass, '');
+ALTER TABLE outreach.rectification ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.rectification FORCE ROW LEVEL SECURITY;
+CREATE POLICY rectification_dpo_read ON outreach.rectification FOR SELECT
+  USING (outreach.controller_visible(controller_id, 'dpo'));
+REVOKE ALL ON outreach.rectification FROM PUBLIC;
+GRANT SELECT ON outreach.rectification TO outreach_dpo;
+
+-- erase_participant returns the tombstone (34_deletion.sql).
+DROP FUNCTION outreach.erase_participant(int, bigint, text);
