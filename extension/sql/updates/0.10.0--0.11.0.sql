@@ -4,6 +4,13 @@
 -- Withdrawals are marked for deletion at once, on a notice per member and day, with the
 -- policy's short deadline (31_retention_policy.sql, 32_retention_state.sql,
 -- 73_withdrawal_restriction.sql).
+-- (Functions whose SQL bodies read the policy's row type stop a column being added; they and
+-- the view over one are created again from 33_retention_sweep.sql and 35_retention_views.sql.)
+DROP VIEW outreach.retention_status;
+DROP FUNCTION outreach.participant_decision(text, text, boolean, date, timestamptz, date, timestamptz, int,
+                                            outreach.retention_policy, date);
+DROP FUNCTION outreach.participant_due_on(outreach.participant, outreach.retention_policy, date);
+DROP FUNCTION outreach.participant_retention(outreach.participant, outreach.retention_policy, date);
 ALTER TABLE outreach.retention_policy ADD COLUMN withdrawal_confirm_days int NOT NULL DEFAULT 14
   CHECK (withdrawal_confirm_days BETWEEN 1 AND 90);
 DROP FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text);
