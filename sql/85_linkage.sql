@@ -434,6 +434,43 @@ FROM outreach.recipient_followup f LEFT JOIN lk_people p USING (controller_id, p
 WHERE f.queued_at >= (SELECT started_at FROM outreach.export WHERE export_id = :dfe3)
 ORDER BY f.followup_id;
 
+-- Art. 19 in the recipient's next file: a layout with a record_action column (coded as the
+-- recipient asks) carries a record for each person it received who was erased, withdrew or
+-- was restricted since (only the reference and the action), marks corrected records sent again
+-- as corrections, and the follow-ups they answer as carried by that export.
+SELECT regress.try($$SELECT outreach.define_layout('ucas', 'export', '[{"header": "Ref", "field": "reference"}, {"header": "Action", "field": "record_action"}]',
+                                                  value_codes => '{"record_action": {"delete": "D"}}')::text$$) AS unknown_action;
+SELECT outreach.define_layout('ucas', 'export',
+  '[{"header": "Ref", "field": "reference"}, {"header": "Action", "field": "record_action"},
+    {"header": "Forename", "field": "forename"}, {"header": "Surname", "field": "surname"},
+    {"header": "DOB", "field": "date_of_birth"}, {"header": "Postcode", "field": "postcode"},
+    {"header": "Cohort", "field": "entry_year"}]',
+  value_codes => '{"record_action": {"New": "N", "correction": "C", "erasure": "D", "withdrawal": "D", "restriction": "R"}}',
+  note => 'with Art. 19 records') > 100 AS ucas_layout_with_actions;
+SET ROLE regress_lk_writer_a;
+UPDATE outreach.participant SET withdrawn_at = '2025-12-02' WHERE external_ref = 'a-gap';
+RESET ROLE;
+SELECT f.kind, coalesce(p.external_ref, '(deleted)') AS participant, f.reference = pg_temp.ref(p.external_ref, 'ucas') AS known_reference
+FROM outreach.recipient_followup f LEFT JOIN lk_people p USING (controller_id, participant_id)
+WHERE f.recipient = 'ucas' AND f.carried_by IS NULL ORDER BY 2, 1;
+SET ROLE regress_lk_daemon;
+SELECT export_id AS ucas2, row_count AS ucas2_rows FROM outreach.export_begin('ucas', '2025-10-01') \gset
+SELECT :ucas2_rows AS ucas2_rows, action_rows FROM outreach.export WHERE export_id = :ucas2;
+SELECT regress.lk_mask(l) AS line FROM outreach.export_lines(:ucas2) AS l;
+SELECT outreach.export_finish(:ucas2, repeat('5', 64), :ucas2_rows) ->> 'action_rows' AS manifest_action_rows;
+RESET ROLE;
+SELECT f.kind, f.carried_by = :ucas2 AS carried_by_this_export, count(*)
+FROM outreach.recipient_followup f WHERE f.recipient = 'ucas' GROUP BY 1, 2 ORDER BY 1, 2;
+-- The action records are not disclosures: the ledger holds the participants sent, as before.
+SELECT count(*) AS ledger_rows_of_ucas2 FROM outreach.disclosure WHERE export_id = :ucas2;
+-- Told once: the next export carries none again, and sends nothing unchanged.
+SET ROLE regress_lk_daemon;
+SELECT export_id AS ucas3, row_count AS ucas3_rows FROM outreach.export_begin('ucas', '2025-10-01') \gset
+SELECT :ucas3_rows AS ucas3_rows;
+SELECT regress.lk_mask(l) AS line FROM outreach.export_lines(:ucas3) AS l;
+SELECT outreach.export_abandon(:ucas3, 'nothing to send');
+RESET ROLE;
+
 -----------------------------------------------------------------------------------------------
 -- Outcome imports
 -----------------------------------------------------------------------------------------------

@@ -81,9 +81,10 @@ CREATE TABLE outreach.recipient_layout_column (
   PRIMARY KEY (recipient, kind, version, position),
   UNIQUE (recipient, kind, version, header),
   FOREIGN KEY (recipient, kind, version) REFERENCES outreach.recipient_layout ON DELETE CASCADE,
+  CONSTRAINT recipient_layout_column_check
   CHECK ((kind = 'export' AND field IN ('reference', 'forename', 'surname', 'date_of_birth', 'postcode', 'sex',
                                         'school_urn', 'school_ukprn', 'upn', 'uln', 'entry_year', 'extend_link_by',
-                                        'member', 'blank'))
+                                        'member', 'blank', 'record_action'))
       OR (kind = 'outcome' AND field IN ('reference', 'outcome', 'academic_year', 'measure', 'value',
                                          'provider_ukprn', 'provider_name', 'ignore')))
 );
@@ -107,7 +108,8 @@ DECLARE
   headers text[] := '{}';
   allowed text[] := CASE kind
     WHEN 'export' THEN ARRAY['reference', 'forename', 'surname', 'date_of_birth', 'postcode', 'sex', 'school_urn',
-                             'school_ukprn', 'upn', 'uln', 'entry_year', 'extend_link_by', 'member', 'blank']
+                             'school_ukprn', 'upn', 'uln', 'entry_year', 'extend_link_by', 'member', 'blank',
+                             'record_action']
     WHEN 'outcome' THEN ARRAY['reference', 'outcome', 'academic_year', 'measure', 'value', 'provider_ukprn',
                               'provider_name', 'ignore'] END;
   f text;
@@ -236,9 +238,18 @@ BEGIN
   END IF;
   IF value_codes IS NULL OR jsonb_typeof(value_codes) <> 'object'
      OR EXISTS (SELECT 1 FROM jsonb_each(value_codes) e
-                WHERE e.key NOT IN ('sex', 'outcome') OR jsonb_typeof(e.value) <> 'object'
+                WHERE e.key NOT IN ('sex', 'outcome', 'record_action') OR jsonb_typeof(e.value) <> 'object'
                    OR EXISTS (SELECT 1 FROM jsonb_each(e.value) c WHERE jsonb_typeof(c.value) <> 'string')) THEN
-    RAISE EXCEPTION 'value_codes must be {"sex": {code: text, ...}} or {"outcome": {code: kind, ...}}' USING ERRCODE = '22023';
+    RAISE EXCEPTION 'value_codes must be {"sex": {code: text, ...}}, {"record_action": {action: text, ...}} or {"outcome": {code: kind, ...}}'
+      USING ERRCODE = '22023';
+  END IF;
+  -- record_action: what the file writes for each action (new, correction, erasure, withdrawal,
+  -- restriction); an action not listed is written as an empty field.
+  IF value_codes ? 'record_action' AND EXISTS (
+       SELECT 1 FROM jsonb_object_keys(value_codes -> 'record_action') k
+       WHERE lower(btrim(k)) NOT IN ('new', 'correction', 'erasure', 'withdrawal', 'restriction')) THEN
+    RAISE EXCEPTION 'record_action codes are given for new, correction, erasure, withdrawal and restriction'
+      USING ERRCODE = '22023', HINT = 'e.g. {"record_action": {"new": "N", "correction": "C", "erasure": "D", "withdrawal": "D", "restriction": "R"}}';
   END IF;
   IF value_codes ? 'outcome' AND EXISTS (
        SELECT 1 FROM jsonb_each_text(value_codes -> 'outcome') c

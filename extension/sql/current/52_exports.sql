@@ -27,6 +27,7 @@ CREATE TABLE outreach.export (
   started_by name NOT NULL,
   finished_at timestamptz,                         -- finished or abandoned
   error text,                                      -- why it was abandoned
+  action_rows int NOT NULL DEFAULT 0,              -- of row_count: erasure, withdrawal and restriction records
   CHECK ((status = 'finished') = (sha256 IS NOT NULL AND manifest IS NOT NULL))
 );
 CREATE INDEX export_recipient_idx ON outreach.export (recipient, export_id);
@@ -37,6 +38,31 @@ SELECT pg_catalog.pg_extension_config_dump('outreach.export', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.export', 'export_id')::pg_catalog.regclass, '');
 REVOKE ALL ON outreach.export FROM PUBLIC;
 GRANT SELECT ON outreach.export TO outreach_daemon, outreach_processor;
+
+-- The column specs of an export layout for export_line (core/export_format.hpp): how each
+-- column's value is written. Coded fields (sex, record_action) map values through the layout's
+-- value_codes, matched trimmed and in lower case, "*" for anything else.
+CREATE OR REPLACE FUNCTION outreach.export_column_specs(recipient text, layout_version int) RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT array_agg(CASE c.field
+           WHEN 'forename' THEN 'trim' WHEN 'surname' THEN 'trim'
+           WHEN 'date_of_birth' THEN 'date:' || l.date_format
+           WHEN 'sex' THEN 'code:' || coalesce(codes.spec, '')
+           WHEN 'record_action' THEN CASE WHEN codes.spec IS NULL THEN 'text' ELSE 'code:' || codes.spec END
+           ELSE 'text' END ORDER BY c.position)
+  FROM outreach.recipient_layout l
+  JOIN outreach.recipient_layout_column c ON c.recipient = l.recipient AND c.kind = l.kind AND c.version = l.version
+  LEFT JOIN LATERAL (
+    SELECT string_agg(replace(replace(replace(k.key, '\', '\\'), ';', '\;'), '=', '\=') || '='
+                      || replace(replace(replace(k.value, '\', '\\'), ';', '\;'), '=', '\='), ';' ORDER BY k.key) AS spec
+    FROM jsonb_each_text(l.value_codes -> c.field) k WHERE c.field IN ('sex', 'record_action')) AS codes ON true
+  WHERE l.recipient = export_column_specs.recipient AND l.kind = 'export' AND l.version = layout_version
+$$;
+COMMENT ON FUNCTION outreach.export_column_specs(text, int) IS
+  'export_line''s column specs for an export layout, in column order';
+REVOKE EXECUTE ON FUNCTION outreach.export_column_specs(text, int) FROM PUBLIC;
 
 -- The SELECT that renders a recipient's export rows under a layout: per participant its keys,
 -- cohort (entry year), row version, reference (the one it was sent under before, else a new
@@ -54,14 +80,14 @@ DECLARE
   lay outreach.recipient_layout;
   c record;
   ay int := outreach.academic_year(as_of);
-  specs text[] := '{}';
+  specs text[] := outreach.export_column_specs(recipient, layout_version);
   exprs text[] := '{}';
+  hashed_exprs text[] := '{}';
   conds text[] := '{}';
   e text;
   sex_case text;
   sex_codes jsonb;
-  sex_spec text;
-  sp text;
+  has_action boolean := false;
   needs_institution boolean := false;
   needs_controller boolean := false;
 BEGIN
@@ -75,19 +101,10 @@ BEGIN
   sex_codes := coalesce(lay.value_codes -> 'sex', '{}');
   SELECT 'CASE lower(btrim(p.sex))' || coalesce(string_agg(format(' WHEN %L THEN %L', k.key, k.value), '' ORDER BY k.key), '')
     INTO sex_case FROM jsonb_each_text(sex_codes) k WHERE k.key <> '*';
-  SELECT 'code:' || coalesce(string_agg(replace(replace(replace(k.key, '\', '\\'), ';', '\;'), '=', '\=') || '='
-                                        || replace(replace(replace(k.value, '\', '\\'), ';', '\;'), '=', '\='), ';'
-                                        ORDER BY k.key), '')
-    INTO sex_spec FROM jsonb_each_text(sex_codes) k;
   FOR c IN SELECT * FROM outreach.recipient_layout_column lc
            WHERE lc.recipient = export_render_sql.recipient AND lc.kind = 'export' AND lc.version = layout_version
            ORDER BY lc.position LOOP
-    -- (column spec, value): export_line writes the value by the spec (core/export_format.hpp)
-    sp := CASE c.field
-      WHEN 'reference' THEN 'text' WHEN 'forename' THEN 'trim' WHEN 'surname' THEN 'trim'
-      WHEN 'date_of_birth' THEN 'date:' || lay.date_format
-      WHEN 'sex' THEN sex_spec
-      ELSE 'text' END;
+    -- the value; export_line writes it by the column's spec (export_column_specs)
     e := CASE c.field
       WHEN 'reference' THEN 'x.reference'
       WHEN 'forename' THEN 'x.first_name'
@@ -104,12 +121,16 @@ BEGIN
       WHEN 'extend_link_by' THEN format('CASE WHEN x.cohort_year < %s THEN %s - x.cohort_year END', ay, ay)
       WHEN 'member' THEN 'x.member'
       WHEN 'blank' THEN 'NULL::text'
+      -- first sent, or sent before and changed since (Art. 19: a correction)
+      WHEN 'record_action' THEN 'CASE WHEN x.prev_hash IS NULL THEN ''new'' ELSE ''correction'' END'
     END;
     IF e IS NULL THEN
       RAISE EXCEPTION 'unknown export field "%"', c.field USING ERRCODE = '22023';
     END IF;
-    specs := specs || sp;
     exprs := exprs || e;
+    -- the content hash leaves the action out: "new" then "correction" is no change of content
+    hashed_exprs := hashed_exprs || CASE WHEN c.field = 'record_action' THEN 'NULL::text' ELSE e END;
+    has_action := has_action OR c.field = 'record_action';
     needs_institution := needs_institution OR c.field IN ('school_urn', 'school_ukprn');
     needs_controller := needs_controller OR c.field = 'member';
     IF c.required THEN
@@ -144,7 +165,7 @@ BEGIN
   -- recipient (it is reused from the ledger), so min() of it is that reference.
   RETURN format($sql$
     SELECT x.controller_id, x.participant_id, x.cohort_year, x.src_xmin, x.restricted, x.reference, x.prev_hash,
-           outreach.export_line(%L::text[], %s) AS line
+           outreach.export_line(%L::text[], %s) AS line, %s AS hashed
     FROM (SELECT p.controller_id, p.participant_id, e.cohort_year, p.xmin AS src_xmin,
                  p.restricted_at IS NOT NULL AS restricted, prev.content_hash AS prev_hash,
                  coalesce(prev.reference, outreach.recipient_reference(p.controller_id, p.participant_id, %L)) AS reference,
@@ -165,6 +186,8 @@ BEGIN
             ON prev.controller_id = p.controller_id AND prev.participant_id = p.participant_id
           WHERE %s) AS x$sql$,
     specs, array_to_string(exprs, ', '),
+    CASE WHEN has_action THEN format('outreach.export_line(%L::text[], %s)', specs, array_to_string(hashed_exprs, ', '))
+         ELSE 'NULL::text' END,
     'recipient:' || recipient,
     CASE WHEN needs_institution THEN 'i.urn' ELSE 'NULL::int' END,
     CASE WHEN needs_institution THEN 'i.ukprn' ELSE 'NULL::int' END,
@@ -203,6 +226,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   DELETE FROM outreach.export_touch t WHERE t.export_id = export_clear_staging.export_id;
+  DELETE FROM outreach.export_action_line a WHERE a.export_id = export_clear_staging.export_id;
   IF NOT EXISTS (SELECT 1 FROM outreach.export e
                  WHERE e.status = 'building' AND e.export_id <> export_clear_staging.export_id) THEN
     -- Waits for a begin in progress (it holds a lock on the table while it stages); then looks again.
@@ -236,6 +260,7 @@ DECLARE
   new_id bigint;
   fname text;
   n bigint;
+  actions int := 0;
 BEGIN
   IF as_of IS NULL OR as_of NOT BETWEEN DATE '1950-01-01' AND DATE '2200-01-01' THEN
     RAISE EXCEPTION 'as_of must be a date between 1950 and 2200' USING ERRCODE = '22023';
@@ -269,6 +294,8 @@ BEGIN
     WHERE s.export_id = e.export_id AND e.recipient = r.name AND e.status = 'abandoned';
     DELETE FROM outreach.export_touch t USING outreach.export e
     WHERE t.export_id = e.export_id AND e.recipient = r.name AND e.status = 'abandoned';
+    DELETE FROM outreach.export_action_line t USING outreach.export e
+    WHERE t.export_id = e.export_id AND e.recipient = r.name AND e.status = 'abandoned';
   END IF;
 
   ay := outreach.academic_year(as_of);
@@ -289,8 +316,14 @@ BEGIN
   INSERT INTO outreach.export_chunk
   SELECT * FROM outreach.export_stage_blocks(new_id, r.name, r.export_layout, as_of);
   SELECT coalesce(sum(cardinality(s.participant_ids)), 0) INTO n FROM outreach.export_chunk s WHERE s.export_id = new_id;
+  IF EXISTS (SELECT 1 FROM outreach.recipient_layout_column c
+             WHERE c.recipient = r.name AND c.kind = 'export' AND c.version = r.export_layout AND c.field = 'record_action') THEN
+    actions := outreach.export_stage_actions(new_id, r.name, r.export_layout);
+  END IF;
 
-  UPDATE outreach.export e SET file_name = fname, row_count = n WHERE e.export_id = new_id;
+  UPDATE outreach.export e SET file_name = fname, row_count = n + actions, action_rows = actions
+  WHERE e.export_id = new_id;
+  n := n + actions;
   RETURN QUERY SELECT new_id, fname, r.export_layout, n, r.pgp_public_key;
 END
 $$;
@@ -324,6 +357,10 @@ BEGIN
   FROM (SELECT s.lines FROM outreach.export_chunk s WHERE s.export_id = export_lines.export_id
         ORDER BY s.controller_id, s.block) AS s
   CROSS JOIN LATERAL unnest(s.lines) AS u(line);
+  -- Then the erasure, withdrawal and restriction records.
+  RETURN QUERY
+  SELECT a.line FROM outreach.export_action_line a WHERE a.export_id = export_lines.export_id
+  ORDER BY a.controller_id, a.participant_id;
 END
 $$;
 COMMENT ON FUNCTION outreach.export_lines(bigint) IS
@@ -374,7 +411,7 @@ BEGIN
                  -- the staged record's fields and the current one's, read back
                  (SELECT sf.fields FROM outreach.csv_records(convert_to(s.line, 'UTF8')) AS sf LIMIT 1) AS staged,
                  (SELECT nf.fields FROM outreach.csv_records(convert_to(now.line, 'UTF8')) AS nf LIMIT 1) AS cur
-            WHERE col.field <> 'reference'
+            WHERE col.field NOT IN ('reference', 'record_action')
               AND staged.fields[col.i] IS DISTINCT FROM cur.fields[col.i]) AS changed
       WHERE now.participant_id IS NOT NULL AND changed.headers IS NOT NULL) AS k
     -- not when the participant's trigger has queued the same already (an earlier export sent them)
@@ -438,6 +475,21 @@ BEGIN
     RETURNING cardinality(participant_ids) AS n
   )
   SELECT coalesce(sum(ledger.n), 0) INTO n FROM ledger;
+  -- The records of the follow-ups the file carried: those follow-ups are answered. (Counted
+  -- with the blocks: a restart loses both, unlogged.)
+  UPDATE outreach.recipient_followup f SET carried_by = e.export_id
+  FROM (SELECT a.controller_id, unnest(a.followup_ids) AS followup_id
+        FROM outreach.export_action_line a WHERE a.export_id = e.export_id) AS c
+  WHERE f.controller_id = c.controller_id AND f.followup_id = c.followup_id AND f.carried_by IS NULL;
+  n := n + (SELECT count(*) FROM outreach.export_action_line a WHERE a.export_id = e.export_id);
+  IF e.action_rows > 0 THEN
+    -- A corrected record sent again answers its rectification follow-ups too.
+    UPDATE outreach.recipient_followup f SET carried_by = e.export_id
+    WHERE f.recipient = e.recipient AND f.kind = 'rectification' AND f.carried_by IS NULL
+      AND EXISTS (SELECT 1 FROM outreach.export_chunk s
+                  WHERE s.export_id = e.export_id AND s.controller_id = f.controller_id
+                    AND s.block = (f.participant_id >> 12)::int AND f.participant_id = ANY (s.participant_ids));
+  END IF;
   IF n <> e.row_count THEN
     RAISE EXCEPTION 'export % lost its staged rows (% of %): the server restarted while it was built', export_id, n, e.row_count
       USING ERRCODE = '55000', HINT = 'Begin the export again (that abandons this one).';
@@ -446,6 +498,9 @@ BEGIN
   f := outreach.export_changed_since_staging(e.export_id);
   m := jsonb_build_object('recipient', e.recipient, 'layout_version', e.layout_version, 'created_at', e.started_at,
                           'row_count', e.row_count, 'sha256', sha256, 'file', e.file_name);
+  IF e.action_rows > 0 THEN
+    m := m || jsonb_build_object('action_rows', e.action_rows);
+  END IF;
   UPDATE outreach.export x SET status = 'finished', finished_at = clock_timestamp(), sha256 = export_finish.sha256,
          manifest = m, followups = f
   WHERE x.export_id = e.export_id;
@@ -519,19 +574,19 @@ CREATE TYPE outreach.export_block_data AS (
   participant_ids bigint[], cohort_years int[], src_xmins xid[], participant_references text[],
   content_hashes bigint[], lines text[]
 );
-CREATE OR REPLACE FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text) RETURNS internal
+CREATE OR REPLACE FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text, text) RETURNS internal
   AS 'MODULE_PATHNAME', 'export_block_add' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 CREATE OR REPLACE FUNCTION outreach.export_block_final(internal) RETURNS outreach.export_block_data
   AS 'MODULE_PATHNAME', 'export_block_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE OR REPLACE AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text) (
+CREATE OR REPLACE AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text, text) (
   SFUNC = outreach.export_block_add, STYPE = internal, FINALFUNC = outreach.export_block_final,
   PARALLEL = SAFE   -- (no combine function: it runs above the workers, which compute its input)
 );
-COMMENT ON AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text) IS
-  'the records of a block of an export being staged (participant id, cohort, row version, reference, hash last sent, line) that changed since sent, as arrays sorted by participant id';
-REVOKE EXECUTE ON FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text),
-  outreach.export_block_final(internal), outreach.export_block(bigint, int, xid, text, bigint, text) FROM PUBLIC;
-COMMENT ON FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text) IS
+COMMENT ON AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text, text) IS
+  'the records of a block of an export being staged (participant id, cohort, row version, reference, hash last sent, line, what is hashed when not the line) that changed since sent, as arrays sorted by participant id';
+REVOKE EXECUTE ON FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text, text),
+  outreach.export_block_final(internal), outreach.export_block(bigint, int, xid, text, bigint, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text, text) IS
   'transition function of outreach.export_block: adds one record to the block';
 COMMENT ON FUNCTION outreach.export_block_final(internal) IS
   'final function of outreach.export_block: the block''s records as arrays sorted by participant id';
@@ -587,6 +642,65 @@ CREATE POLICY export_touch_dpo_read ON outreach.export_touch FOR SELECT
   USING (outreach.controller_visible(controller_id, 'dpo'));
 REVOKE ALL ON outreach.export_touch FROM PUBLIC;
 
+-- Art. 19 in the file itself: when a recipient's layout has a record_action column, its next
+-- export carries a record for each person it received who was erased, withdrew or was restricted
+-- since (the reference it knows them by, the action, nothing else), and marks those follow-ups
+-- carried. Staged at begin, unlogged like the blocks.
+CREATE UNLOGGED TABLE outreach.export_action_line (
+  export_id bigint NOT NULL,
+  controller_id int NOT NULL,
+  participant_id bigint NOT NULL,
+  followup_ids bigint[] NOT NULL,                    -- the follow-ups the record answers
+  line text NOT NULL,
+  PRIMARY KEY (export_id, controller_id, participant_id)
+);
+COMMENT ON TABLE outreach.export_action_line IS
+  'erasure, withdrawal and restriction records of exports being built (unlogged; removed when the export finishes or is abandoned)';
+ALTER TABLE outreach.export_action_line ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.export_action_line FORCE ROW LEVEL SECURITY;
+CREATE POLICY export_action_line_dpo_read ON outreach.export_action_line FOR SELECT
+  USING (outreach.controller_visible(controller_id, 'dpo'));
+REVOKE ALL ON outreach.export_action_line FROM PUBLIC;
+
+-- The records of the pending follow-ups of a recipient (one per person: erasure before
+-- withdrawal before restriction; the person's pending rectifications are answered by it too),
+-- written under the layout with only the reference and the action.
+CREATE OR REPLACE FUNCTION outreach.export_stage_actions(export_id bigint, recipient text, layout_version int) RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  exprs text;
+  n int;
+BEGIN
+  SELECT string_agg(CASE c.field WHEN 'reference' THEN 'a.reference' WHEN 'record_action' THEN 'a.kind'
+                                 WHEN 'date_of_birth' THEN 'NULL::date'
+                                 WHEN 'school_urn' THEN 'NULL::int' WHEN 'school_ukprn' THEN 'NULL::int'
+                                 WHEN 'entry_year' THEN 'NULL::int' WHEN 'extend_link_by' THEN 'NULL::int'
+                                 ELSE 'NULL::text' END, ', ' ORDER BY c.position)
+    INTO exprs
+  FROM outreach.recipient_layout_column c
+  WHERE c.recipient = export_stage_actions.recipient AND c.kind = 'export' AND c.version = layout_version;
+  EXECUTE format($sql$
+    INSERT INTO outreach.export_action_line (export_id, controller_id, participant_id, followup_ids, line)
+    SELECT %s, a.controller_id, a.participant_id, a.followup_ids, outreach.export_line(%L::text[], %s)
+    FROM (SELECT f.controller_id, f.participant_id,
+                 (array_agg(f.kind ORDER BY array_position(ARRAY['erasure', 'withdrawal', 'restriction'], f.kind::text))
+                    FILTER (WHERE f.kind <> 'rectification'))[1] AS kind,
+                 min(f.reference) AS reference, array_agg(f.followup_id ORDER BY f.followup_id) AS followup_ids
+          FROM outreach.recipient_followup f
+          WHERE f.recipient = %L AND f.carried_by IS NULL
+          GROUP BY f.controller_id, f.participant_id) AS a
+    WHERE a.kind IS NOT NULL$sql$,
+    export_id, outreach.export_column_specs(recipient, layout_version), exprs, recipient);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$$;
+COMMENT ON FUNCTION outreach.export_stage_actions(bigint, text, int) IS
+  'stages an export''s erasure, withdrawal and restriction records (layouts with a record_action column); returns how many';
+REVOKE EXECUTE ON FUNCTION outreach.export_stage_actions(bigint, text, int) FROM PUBLIC;
+
 -- The staged blocks of an export, by one query: the eligible participants' records, collected
 -- per member and block by export_block (which keeps those changed since last sent). A function
 -- of its own because INSERT ... SELECT never uses parallel workers, while a query run by RETURN
@@ -612,7 +726,8 @@ BEGIN
     SELECT %s::bigint, g.controller_id, g.block, (g.b).participant_ids, (g.b).cohort_years, (g.b).src_xmins,
            (g.b).participant_references, (g.b).content_hashes, (g.b).lines
     FROM (SELECT r.controller_id, (r.participant_id >> 12)::int AS block,
-                 outreach.export_block(r.participant_id, r.cohort_year, r.src_xmin, r.reference, r.prev_hash, r.line) AS b
+                 outreach.export_block(r.participant_id, r.cohort_year, r.src_xmin, r.reference, r.prev_hash, r.line,
+                                       r.hashed) AS b
           FROM (%s) AS r
           GROUP BY r.controller_id, (r.participant_id >> 12)::int
           OFFSET 0) AS g

@@ -30,6 +30,7 @@ CREATE TABLE outreach.recipient_followup (
   fields text[],                                   -- rectification: the recipient's headers of the changed fields
   queued_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   batch_id bigint,                                 -- the notice it went out in
+  carried_by bigint,                               -- the export whose file told the recipient (record_action)
   PRIMARY KEY (controller_id, followup_id)
 );
 CREATE INDEX recipient_followup_pending_idx ON outreach.recipient_followup (controller_id, recipient, followup_id)
@@ -134,7 +135,8 @@ BEGIN
       format(E'%s participant records of your organisation that were sent to %s (%s) have since been '
              'rectified (%s), erased (%s), restricted (%s) or withdrawn (%s).\n'
              'UK GDPR Art. 19: the recipient must be told. Rectified records go to it again with the next export;\n'
-             'erasures, withdrawals and restrictions must be passed on with the references listed.\n'
+             'erasures, withdrawals and restrictions go in it too when its layout has a record_action column,\n'
+             'else they must be passed on with the references listed.\n'
              'The list is in outreach.recipient_followup (batch %s) for your data-protection officer.\n',
              cardinality(g.ids), body ->> 'recipient_title', g.recipient, body #>> '{counts,rectification}',
              body #>> '{counts,erasure}', body #>> '{counts,restriction}', body #>> '{counts,withdrawal}', b));

@@ -54,3 +54,30 @@ GRANT SELECT ON outreach.rectification TO outreach_dpo;
 
 -- erase_participant returns the tombstone (34_deletion.sql).
 DROP FUNCTION outreach.erase_participant(int, bigint, text);
+
+-- Art. 19 in the recipient's next file: a record_action column, records of erasures,
+-- withdrawals and restrictions (51_recipients.sql, 52_exports.sql, 56_followup.sql).
+ALTER TABLE outreach.recipient_layout_column DROP CONSTRAINT recipient_layout_column_check,
+  ADD CONSTRAINT recipient_layout_column_check
+  CHECK ((kind = 'export' AND field IN ('reference', 'forename', 'surname', 'date_of_birth', 'postcode', 'sex',
+                                        'school_urn', 'school_ukprn', 'upn', 'uln', 'entry_year', 'extend_link_by',
+                                        'member', 'blank', 'record_action'))
+      OR (kind = 'outcome' AND field IN ('reference', 'outcome', 'academic_year', 'measure', 'value',
+                                         'provider_ukprn', 'provider_name', 'ignore')));
+ALTER TABLE outreach.export ADD COLUMN action_rows int NOT NULL DEFAULT 0;
+ALTER TABLE outreach.recipient_followup ADD COLUMN carried_by bigint;
+CREATE UNLOGGED TABLE outreach.export_action_line (
+  export_id bigint NOT NULL,
+  controller_id int NOT NULL,
+  participant_id bigint NOT NULL,
+  followup_ids bigint[] NOT NULL,
+  line text NOT NULL,
+  PRIMARY KEY (export_id, controller_id, participant_id)
+);
+ALTER TABLE outreach.export_action_line ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.export_action_line FORCE ROW LEVEL SECURITY;
+CREATE POLICY export_action_line_dpo_read ON outreach.export_action_line FOR SELECT
+  USING (outreach.controller_visible(controller_id, 'dpo'));
+-- The staging aggregate takes what is hashed when it is not the line (a record_action column).
+DROP AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text);
+DROP FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text);

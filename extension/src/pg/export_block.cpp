@@ -48,7 +48,9 @@ void destroy_state(void *arg) { static_cast<State *>(arg)->~State(); }
 }  // namespace
 
 // export_block_add(state internal, participant_id bigint, cohort_year int, src_xmin xid,
-//                  reference text, content_hash bigint, line text) RETURNS internal
+//                  reference text, content_hash bigint, line text [, hashed text]) RETURNS internal
+// hashed: what the content hash is taken of when it is not the line itself (a layout's
+// record_action column says "new" or "correction", which is no change of content).
 OUTREACH_FUNCTION(export_block_add) {
 	MemoryContext aggcontext = nullptr;
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
@@ -65,9 +67,10 @@ OUTREACH_FUNCTION(export_block_add) {
 		if (PG_ARGISNULL(i))
 			throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "export_block: a record has a NULL value");
 	const std::string_view line = outreach::pg::text_arg(fcinfo, 6);
-	// hashtextextended(line, 0) of a deterministic collation: the hash the ledger keeps.
+	const std::string_view hashed = PG_NARGS() > 7 && !PG_ARGISNULL(7) ? outreach::pg::text_arg(fcinfo, 7) : line;
+	// hashtextextended(hashed, 0) of a deterministic collation: the hash the ledger keeps.
 	const auto hash = static_cast<std::int64_t>(DatumGetUInt64(
-		hash_any_extended(reinterpret_cast<const unsigned char *>(line.data()), static_cast<int>(line.size()), 0)));
+		hash_any_extended(reinterpret_cast<const unsigned char *>(hashed.data()), static_cast<int>(hashed.size()), 0)));
 	const std::optional<std::int64_t> previous_hash =
 		PG_ARGISNULL(5) ? std::nullopt : std::optional<std::int64_t>(PG_GETARG_INT64(5));
 	if (eb::unchanged(previous_hash, hash))
