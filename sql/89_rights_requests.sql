@@ -21,6 +21,7 @@ BEGIN
   DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
   DELETE FROM outreach.tombstone WHERE controller_id = ANY (ids);
   DELETE FROM outreach.notice_delivery WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.notification_channel WHERE controller_id = ANY (ids);
   DELETE FROM outreach.deletion_notice WHERE controller_id = ANY (ids);
   DELETE FROM outreach.audit_log WHERE controller_id = ANY (ids);
   DELETE FROM outreach.controller WHERE controller_id = ANY (ids);
@@ -504,6 +505,44 @@ SELECT retention_status, retention_reasons, retention_notice_id = n.notice_id AS
 FROM outreach.participant p, outreach.deletion_notice n
 WHERE p.participant_id = :rs AND n.controller_id = :rr_a AND n.kind = 'withdrawal';
 DROP VIEW rights_effect;
+
+-----------------------------------------------------------------------------------------------
+-- Reminders: the daemon's escalate job queues a reminder for an open request due within 7
+-- days and an escalation (also by email to the legal contact) for an overdue one, once per
+-- request and due date, with no personal data in them
+-----------------------------------------------------------------------------------------------
+DELETE FROM outreach.notice_delivery WHERE controller_id IN (:rr_a, :rr_b);
+UPDATE outreach.rights_request SET status = 'completed', outcome = 'cleared for the reminder test', closed_on = received_on
+WHERE controller_id IN (:rr_a, :rr_b) AND status = 'open';
+INSERT INTO outreach.notification_channel (controller_id, kind, target) VALUES (:rr_a, 'webhook', 'https://a.example/rights');
+UPDATE outreach.controller SET legal_contact = 'dpo@a.example' WHERE controller_id = :rr_a;
+SET ROLE regress_rr_dpo_a;
+SELECT outreach.open_rights_request(:rr_a, 'erasure', pg_temp.uk_today(), requester => 'parent_or_guardian',
+                                    participant_ids => ARRAY[:kid], child_agreement => true) AS due_req \gset
+SELECT due_on - pg_temp.uk_today() BETWEEN 28 AND 31 AS due_in_a_month FROM outreach.rights_request WHERE request_id = :due_req;
+RESET ROLE;
+-- (the job run at 10:00 UK time, days before or after the due date)
+CREATE FUNCTION pg_temp.remind(rid bigint, days int) RETURNS int LANGUAGE sql AS
+$$ SELECT outreach.enqueue_rights_reminders(((SELECT due_on FROM outreach.rights_request WHERE request_id = rid) + days)
+                                            + time '10:00' AT TIME ZONE 'Europe/London') $$;
+SELECT pg_temp.remind(:due_req, -8) AS eight_days_before, pg_temp.remind(:due_req, -7) AS seven_days_before,
+       pg_temp.remind(:due_req, -3) AS three_days_before, pg_temp.remind(:due_req, 1) AS a_day_late,
+       pg_temp.remind(:due_req, 2) AS two_days_late;
+SELECT purpose, kind, target, regexp_replace(regexp_replace(subject, '[0-9]{4}-[0-9]{2}-[0-9]{2}', 'DATE', 'g'), 'request [0-9]+', 'request N') AS subject,
+       payload ->> 'type' AS type, payload ->> 'kind' AS request_kind, (payload ->> 'request_id')::bigint = :due_req AS the_request,
+       payload ->> 'days_left' AS days_left, payload ? 'requester' OR payload::text ~ 'Kim' AS personal
+FROM outreach.notice_delivery WHERE controller_id = :rr_a ORDER BY delivery_id;
+-- The daemon's role may run it; nobody else; a date years ahead is refused from a non-superuser.
+CREATE ROLE regress_rr_daemon;
+GRANT outreach_daemon TO regress_rr_daemon;
+SET SESSION AUTHORIZATION regress_rr_daemon;
+SELECT regress.try('SELECT outreach.enqueue_rights_reminders(now())::text') AS daemon,
+       regexp_replace(regress.try($$SELECT outreach.enqueue_rights_reminders(now() + interval '10 years')::text$$),
+                      '[0-9]{4}-[0-9]{2}-[0-9]{2}', 'DATE') AS years_ahead;
+RESET SESSION AUTHORIZATION;
+SET ROLE regress_rr_dpo_a;
+SELECT regress.try('SELECT outreach.enqueue_rights_reminders(now())::text') AS dpo;
+RESET ROLE;
 
 SET client_min_messages = warning;
 SELECT pg_temp.rr_cleanup();

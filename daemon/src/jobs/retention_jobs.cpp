@@ -108,8 +108,11 @@ class EscalateJob final : public Job {
   awaitable<JobOutcome> run(JobContext& ctx) override {
     JobOutcome outcome;
     std::vector<pg::Param> none;
-    outcome.rows = co_await fenced_batch(ctx, "SELECT outreach.enqueue_escalations(now())", none);
-    outcome.detail = fmt::format("{} notices escalated", outcome.rows);
+    const auto notices = co_await fenced_batch(ctx, "SELECT outreach.enqueue_escalations(now())", none);
+    // Rights requests due within 7 days or overdue: reminded and escalated once per due date.
+    const auto requests = co_await fenced_batch(ctx, "SELECT outreach.enqueue_rights_reminders(now())", none);
+    outcome.rows = notices + requests;
+    outcome.detail = fmt::format("{} notices escalated, {} rights requests reminded", notices, requests);
     co_return outcome;
   }
 };

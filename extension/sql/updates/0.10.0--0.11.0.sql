@@ -81,3 +81,8 @@ CREATE POLICY export_action_line_dpo_read ON outreach.export_action_line FOR SEL
 -- The staging aggregate takes what is hashed when it is not the line (a record_action column).
 DROP AGGREGATE outreach.export_block(bigint, int, xid, text, bigint, text);
 DROP FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint, text);
+
+-- Reminders and escalations of rights requests (41_notifications.sql, 75_rights_reminders.sql).
+ALTER TABLE outreach.notice_delivery DROP CONSTRAINT notice_delivery_purpose_check,
+  ADD CONSTRAINT notice_delivery_purpose_check
+    CHECK (purpose IN ('deletion_notice', 'escalation', 'recipient_followup', 'rights_reminder', 'rights_escalation'));
