@@ -505,6 +505,8 @@ SELECT retention_status, retention_reasons, retention_notice_id = n.notice_id AS
 FROM outreach.participant p, outreach.deletion_notice n
 WHERE p.participant_id = :rs AND n.controller_id = :rr_a AND n.kind = 'withdrawal';
 DROP VIEW rights_effect;
+DELETE FROM outreach.disclosure_block WHERE export_id = :dfe_rights;
+DELETE FROM outreach.export WHERE export_id = :dfe_rights;
 
 -----------------------------------------------------------------------------------------------
 -- Reminders: the daemon's escalate job queues a reminder for an open request due within 7

@@ -148,9 +148,11 @@ SELECT outreach.create_controller('retkill_b', 'Retention kill test B');
 SELECT outreach.set_retention_policy('retkill_b', long_track_years => 10, short_track_years => 3,
                                      attendance_window_years => 5);
 CREATE TABLE public.kill_probe (at timestamptz);
+-- (Withdrawn records are loaded restricted, the restriction lifted after: since 0.11.0 a
+-- withdrawal recorded on an unrestricted record marks it at once, and this test is of sweeps.)
 INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode,
                                   created_at, withdrawn_at, last_attended_on, retention_hold_until,
-                                  retention_hold_reason)
+                                  retention_hold_reason, restricted_at)
 SELECT c.controller_id,
        CASE WHEN i % 10 = 0 THEN 'later-' WHEN i % 29 = 0 THEN 'held-' ELSE 'due-' END || i,
        CASE WHEN i % 11 = 0 THEN NULL ELSE 'Ann' END,
@@ -162,9 +164,11 @@ SELECT c.controller_id,
        CASE WHEN i % 10 <> 0 AND i % 17 = 0 THEN timestamptz '2024-05-01 09:00+00' + (i % 700) * interval '1 day' END,
        CASE WHEN i % 10 = 0 OR i % 7 = 0 THEN NULL ELSE date '2004-01-01' + (i * 31 % 7900)::int END,
        CASE WHEN i % 10 <> 0 AND i % 29 = 0 THEN date '2099-01-01' END,
-       CASE WHEN i % 10 <> 0 AND i % 29 = 0 THEN 'in use' END
+       CASE WHEN i % 10 <> 0 AND i % 29 = 0 THEN 'in use' END,
+       CASE WHEN i % 10 <> 0 AND i % 17 = 0 THEN timestamptz '2024-05-01 09:00+00' END
 FROM generate_series(1::bigint, $N) AS i
 JOIN outreach.controller c ON c.code = CASE WHEN i % 3 = 0 THEN 'retkill_b' ELSE 'retkill_a' END;
+UPDATE outreach.participant SET restricted_at = NULL WHERE restricted_at IS NOT NULL;
 ANALYZE outreach.participant;
 SQL
 }

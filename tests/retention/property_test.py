@@ -427,15 +427,22 @@ def setup(people):
                    RETURNING controller_id, activity_id""")
     activity = dict(cur.fetchall())
 
+    # Since 0.11.0 recording a withdrawal marks the record at once, on the day's withdrawal notice
+    # (sql/89_rights_requests.sql tests that). The sweeps' withdrawn track, tested here, is what
+    # marks a withdrawal recorded while the record was restricted, once the restriction is
+    # lifted: so withdrawn people are loaded restricted, and the restriction lifted at once.
     rows = [(ids[p.controller], p.ref, p.first_name, p.last_name, p.dob, p.postcode, p.override,
              "adult learner: access course" if p.override is not None else None, p.withdrawn_at, p.created_at,
-             p.hold_until, "in use" if p.hold_until else None)
+             p.hold_until, "in use" if p.hold_until else None, p.withdrawn_at)
             for p in people]
     got = psycopg2.extras.execute_values(cur, """
         INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth,
                                           postcode, he_entry_year_override, he_entry_year_override_reason,
-                                          withdrawn_at, created_at, retention_hold_until, retention_hold_reason)
+                                          withdrawn_at, created_at, retention_hold_until, retention_hold_reason,
+                                          restricted_at)
         VALUES %s RETURNING external_ref, participant_id""", rows, page_size=len(rows), fetch=True)
+    cur.execute("UPDATE outreach.participant SET restricted_at = NULL WHERE controller_id = ANY (%s) AND restricted_at IS NOT NULL",
+                (list(ids.values()),))
     pid = dict(got)
     for p in people:
         p.pid = pid[p.ref]

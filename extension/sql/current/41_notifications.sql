@@ -170,6 +170,20 @@ DECLARE
                      NEW.records_marked, CASE NEW.kind WHEN 'withdrawal' THEN NEW.opened_on::text ELSE NEW.cycle_year::text END,
                      to_char(NEW.confirm_by AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'), body ->> 'confirm_with');
 BEGIN
+  -- A withdrawal notice is opened empty and counted after the statement: its first message
+  -- goes out when it has records.
+  IF TG_OP = 'INSERT' AND NEW.records_marked = 0 THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'UPDATE' AND NOT EXISTS (SELECT 1 FROM outreach.notice_delivery d
+                                      WHERE d.controller_id = NEW.controller_id AND d.notice_id = NEW.notice_id
+                                        AND d.purpose = 'deletion_notice') THEN
+    IF NEW.records_marked > OLD.records_marked THEN
+      PERFORM outreach.enqueue_delivery(NEW.controller_id, 'deletion_notice', format('outreach-notice-%s', NEW.notice_id),
+                                        body || jsonb_build_object('revision', 1), subj, msg, NEW.notice_id);
+    END IF;
+    RETURN NULL;
+  END IF;
   IF TG_OP = 'UPDATE' THEN
     IF NEW.records_marked <= OLD.records_marked THEN
       RETURN NULL;

@@ -8,6 +8,11 @@
 -- recipients that received the person get a follow-up (56_followup.sql). A restricted record is
 -- withdrawn but not marked: the restriction holds it until the DPO lifts it.
 
+-- Per row, the record is marked on its member's notice of the day (created on the first
+-- withdrawal, with no records yet); per statement, the notices it added to are counted again,
+-- so a bulk load of withdrawn records updates each notice once, not once a row (which made
+-- 20,000 rows take 20 s instead of 0.5). The row trigger leaves the member's id in
+-- outreach_txn.withdrawal_notices (local to the transaction) for the statement trigger.
 CREATE OR REPLACE FUNCTION outreach.participant_withdrawal_mark() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -15,6 +20,7 @@ AS $$
 DECLARE
   today date;
   nid bigint;
+  pending text := coalesce(current_setting('outreach_txn.withdrawal_notices', true), '');
 BEGIN
   IF NEW.restricted_at IS NOT NULL OR NEW.retention_status = 'deletion_confirmed' THEN
     RETURN NEW;
@@ -24,17 +30,23 @@ BEGIN
   IF NOT FOUND THEN
     RETURN NEW;  -- no such controller: the foreign key refuses the row
   END IF;
-  -- One notice per member and day: the people who withdrew that day, confirmed together.
-  INSERT INTO outreach.deletion_notice AS n (controller_id, kind, opened_on, cycle_year, confirm_by, records_marked)
-  SELECT NEW.controller_id, 'withdrawal', today,
-         extract(year FROM today)::int
-           - CASE WHEN (extract(month FROM today), extract(day FROM today)) >= (pol.cycle_month, pol.cycle_day)
-                  THEN 0 ELSE 1 END,
-         outreach.withdrawal_confirm_by(today, NEW.controller_id), 1
-  FROM outreach.retention_policy pol WHERE pol.controller_id = NEW.controller_id
-  ON CONFLICT (controller_id, opened_on) WHERE kind = 'withdrawal'
-    DO UPDATE SET records_marked = n.records_marked + 1, updated_at = now()
-  RETURNING n.notice_id INTO nid;
+  SELECT n.notice_id INTO nid FROM outreach.deletion_notice n
+  WHERE n.controller_id = NEW.controller_id AND n.kind = 'withdrawal' AND n.opened_on = today;
+  IF nid IS NULL THEN
+    INSERT INTO outreach.deletion_notice AS n (controller_id, kind, opened_on, cycle_year, confirm_by, records_marked)
+    SELECT NEW.controller_id, 'withdrawal', today,
+           extract(year FROM today)::int
+             - CASE WHEN (extract(month FROM today), extract(day FROM today)) >= (pol.cycle_month, pol.cycle_day)
+                    THEN 0 ELSE 1 END,
+           outreach.withdrawal_confirm_by(today, NEW.controller_id), 0
+    FROM outreach.retention_policy pol WHERE pol.controller_id = NEW.controller_id
+    ON CONFLICT (controller_id, opened_on) WHERE kind = 'withdrawal' DO NOTHING
+    RETURNING n.notice_id INTO nid;
+    IF nid IS NULL THEN  -- another transaction opened it meanwhile
+      SELECT n.notice_id INTO nid FROM outreach.deletion_notice n
+      WHERE n.controller_id = NEW.controller_id AND n.kind = 'withdrawal' AND n.opened_on = today;
+    END IF;
+  END IF;
   NEW.retention_status := 'ready_for_deletion';
   NEW.retention_reasons := ARRAY['withdrawn'];
   NEW.retention_due_on := today;
@@ -42,13 +54,47 @@ BEGIN
   NEW.retention_notice_id := nid;
   NEW.deletion_confirmed_at := NULL;
   NEW.deletion_confirmed_by := NULL;
-  PERFORM outreach.notify_service('records_marked');
+  IF strpos(pending || ',', ',' || nid || ',') = 0 THEN
+    PERFORM set_config('outreach_txn.withdrawal_notices', pending || ',' || nid, true);
+  END IF;
   RETURN NEW;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.participant_withdrawal_mark() FROM PUBLIC;
 COMMENT ON FUNCTION outreach.participant_withdrawal_mark() IS
   'trigger: a withdrawal recorded marks the record ready for deletion at once, on the member''s withdrawal notice of the day';
+
+-- The notices named are counted again (only their members' marked records are read, through
+-- participant_notice_idx); a notice whose count grew is delivered (deletion_notice_deliver).
+-- Naming a notice in the setting by hand only makes the caller count it: the count is of rows
+-- as they are.
+CREATE OR REPLACE FUNCTION outreach.participant_withdrawal_count() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  pending text := current_setting('outreach_txn.withdrawal_notices', true);
+  ids bigint[];
+BEGIN
+  IF coalesce(pending, '') = '' THEN
+    RETURN NULL;
+  END IF;
+  PERFORM set_config('outreach_txn.withdrawal_notices', '', true);
+  SELECT array_agg(x::bigint) INTO ids FROM unnest(string_to_array(pending, ',')) AS x WHERE x ~ '^[0-9]{1,18}$';
+  UPDATE outreach.deletion_notice n SET records_marked = c.marked, updated_at = now()
+  FROM (SELECT d.controller_id, d.notice_id,
+               (SELECT count(*) FROM outreach.participant p
+                WHERE p.controller_id = d.controller_id AND p.retention_notice_id = d.notice_id
+                  AND p.retention_status = 'ready_for_deletion') AS marked
+        FROM outreach.deletion_notice d WHERE d.notice_id = ANY (ids) AND d.kind = 'withdrawal') AS c
+  WHERE n.controller_id = c.controller_id AND n.notice_id = c.notice_id AND n.records_marked <> c.marked;
+  PERFORM outreach.notify_service('records_marked');
+  RETURN NULL;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.participant_withdrawal_count() FROM PUBLIC;
+COMMENT ON FUNCTION outreach.participant_withdrawal_count() IS
+  'trigger: counts again the withdrawal notices a statement added records to';
 -- (Named to fire after participant_keep_withdrawal, which refuses changing a recorded value.)
 CREATE OR REPLACE TRIGGER participant_withdrawal_mark BEFORE UPDATE OF withdrawn_at ON outreach.participant
   FOR EACH ROW WHEN (OLD.withdrawn_at IS NULL AND NEW.withdrawn_at IS NOT NULL)
@@ -56,6 +102,8 @@ CREATE OR REPLACE TRIGGER participant_withdrawal_mark BEFORE UPDATE OF withdrawn
 CREATE OR REPLACE TRIGGER participant_withdrawal_mark_insert BEFORE INSERT ON outreach.participant
   FOR EACH ROW WHEN (NEW.withdrawn_at IS NOT NULL)
   EXECUTE FUNCTION outreach.participant_withdrawal_mark();
+CREATE OR REPLACE TRIGGER participant_withdrawal_count AFTER INSERT OR UPDATE OF withdrawn_at ON outreach.participant
+  FOR EACH STATEMENT EXECUTE FUNCTION outreach.participant_withdrawal_count();
 
 -- The participants named, all of the caller's member (writer or DPO), locked; an unknown
 -- participant and another member's give the same 42704, so the call is no probe.

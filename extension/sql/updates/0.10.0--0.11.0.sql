@@ -86,3 +86,7 @@ DROP FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint
 ALTER TABLE outreach.notice_delivery DROP CONSTRAINT notice_delivery_purpose_check,
   ADD CONSTRAINT notice_delivery_purpose_check
     CHECK (purpose IN ('deletion_notice', 'escalation', 'recipient_followup', 'rights_reminder', 'rights_escalation'));
+
+-- The records waiting on each notice (32_retention_state.sql).
+CREATE INDEX participant_notice_idx ON outreach.participant (controller_id, retention_notice_id)
+  WHERE retention_status = 'ready_for_deletion';
