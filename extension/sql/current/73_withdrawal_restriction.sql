@@ -11,7 +11,7 @@
 -- Per row, the record is marked on its member's notice of the day (created on the first
 -- withdrawal, with no records yet); per statement, the notices it added to are counted again,
 -- so a bulk load of withdrawn records updates each notice once, not once a row (which made
--- 20,000 rows take 20 s instead of 0.5). The row trigger leaves the member's id in
+-- 20,000 rows take 20 s instead of 0.5). The row trigger leaves the notice's id in
 -- outreach_txn.withdrawal_notices (local to the transaction) for the statement trigger.
 CREATE OR REPLACE FUNCTION outreach.participant_withdrawal_mark() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -22,13 +22,20 @@ DECLARE
   nid bigint;
   pending text := coalesce(current_setting('outreach_txn.withdrawal_notices', true), '');
 BEGIN
-  IF NEW.restricted_at IS NOT NULL OR NEW.retention_status = 'deletion_confirmed' THEN
+  -- Restricted: kept. Marked already (by a sweep, or a restore's copy of a marked row): its
+  -- notice stands.
+  IF NEW.restricted_at IS NOT NULL OR NEW.retention_status <> 'retained' THEN
     RETURN NEW;
   END IF;
   SELECT (now() AT TIME ZONE pol.time_zone)::date INTO today
   FROM outreach.retention_policy pol WHERE pol.controller_id = NEW.controller_id;
   IF NOT FOUND THEN
     RETURN NEW;  -- no such controller: the foreign key refuses the row
+  END IF;
+  -- A row inserted withdrawn and held by the DPO (un-marked with a reason, as a restore copies
+  -- it) stays held until the hold ends; a withdrawal recorded now overrides a hold.
+  IF TG_OP = 'INSERT' AND NEW.retention_hold_until > today THEN
+    RETURN NEW;
   END IF;
   SELECT n.notice_id INTO nid FROM outreach.deletion_notice n
   WHERE n.controller_id = NEW.controller_id AND n.kind = 'withdrawal' AND n.opened_on = today;
