@@ -35,8 +35,8 @@ check "server log holds no key from the key file" no_key_from_file_in "$log"
 check "server log holds no 32-byte hex string" no_hex_run_in "$log"
 # The SQL suites made refused calls of the rights functions (sql/89_rights_requests.sql): each
 # left its line in the server log, which no rollback undoes, naming no argument.
-check "server log records refused rights calls (open, extend, close, subject_access, reinstate, withdrawal by a writer)" \
-  bash -c "for w in open_rights_request extend_rights_request close_rights_request subject_access clear_participant_flag 'a change of withdrawn_at'; do
+check "server log records refused rights calls (open, extend, close, subject_access, reinstate, withdraw, restrict, rectify, withdrawal by a writer)" \
+  bash -c "for w in open_rights_request extend_rights_request close_rights_request subject_access clear_participant_flag withdraw_participant restrict_participant rectify_participant 'a change of withdrawn_at'; do
              grep -q \"outreach audit: refused \$w\" '$log' || exit 1; done"
 check "refusal lines in the server log name no person" \
   bash -c "! grep 'outreach audit: refused' '$log' | grep -Eqi 'Kim|Kay|SW1A|2014-03-01'"
