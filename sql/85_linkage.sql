@@ -463,6 +463,18 @@ SELECT f.kind, f.carried_by = :ucas2 AS carried_by_this_export, count(*)
 FROM outreach.recipient_followup f WHERE f.recipient = 'ucas' GROUP BY 1, 2 ORDER BY 1, 2;
 -- The action records are not disclosures: the ledger holds the participants sent, as before.
 SELECT count(*) AS ledger_rows_of_ucas2 FROM outreach.disclosure WHERE export_id = :ucas2;
+-- A restriction lifted before any file told the recipient: its follow-up is cancelled, and no
+-- file says the person is restricted.
+SET ROLE regress_lk_writer_a;
+UPDATE outreach.participant SET restricted_at = now() WHERE external_ref = 'a-new';
+RESET ROLE;
+SET ROLE regress_lk_dpo_a;
+SELECT outreach.lift_restriction(:lk_a, ARRAY[(SELECT participant_id FROM lk_people WHERE external_ref = 'a-new')],
+                                 'restricted by mistake') AS lifted;
+SELECT f.kind, f.cancelled_at IS NOT NULL AS cancelled, f.carried_by IS NOT NULL AS carried
+FROM outreach.recipient_followup f JOIN lk_people p USING (controller_id, participant_id)
+WHERE p.external_ref = 'a-new' AND f.kind = 'restriction' ORDER BY f.recipient;
+RESET ROLE;
 -- Told once: the next export carries none again, and sends nothing unchanged.
 SET ROLE regress_lk_daemon;
 SELECT export_id AS ucas3, row_count AS ucas3_rows FROM outreach.export_begin('ucas', '2025-10-01') \gset

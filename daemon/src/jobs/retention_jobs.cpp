@@ -109,10 +109,10 @@ class EscalateJob final : public Job {
     JobOutcome outcome;
     std::vector<pg::Param> none;
     const auto notices = co_await fenced_batch(ctx, "SELECT outreach.enqueue_escalations(now())", none);
-    // Rights requests due within 7 days or overdue: reminded and escalated once per due date.
-    const auto requests = co_await fenced_batch(ctx, "SELECT outreach.enqueue_rights_reminders(now())", none);
-    outcome.rows = notices + requests;
-    outcome.detail = fmt::format("{} notices escalated, {} rights requests reminded", notices, requests);
+    // Rights requests due within 7 days or overdue: one digest a day per member.
+    const auto members = co_await fenced_batch(ctx, "SELECT outreach.enqueue_rights_reminders(now())", none);
+    outcome.rows = notices + members;
+    outcome.detail = fmt::format("{} notices escalated, {} members reminded of rights requests", notices, members);
     co_return outcome;
   }
 };

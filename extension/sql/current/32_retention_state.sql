@@ -2,10 +2,6 @@
 
 CREATE INDEX participant_retention_idx ON outreach.participant (retention_status, controller_id, participant_id)
   WHERE retention_status <> 'retained';
--- The records waiting on each notice (a withdrawal notice is counted again after each statement
--- that adds to it: 73_withdrawal_restriction.sql).
-CREATE INDEX participant_notice_idx ON outreach.participant (controller_id, retention_notice_id)
-  WHERE retention_status = 'ready_for_deletion';
 
 -- last_attended_on follows attendance. Statement-level, so a bulk load updates each person once.
 CREATE OR REPLACE FUNCTION outreach.attendance_latest() RETURNS trigger

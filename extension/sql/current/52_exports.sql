@@ -663,8 +663,8 @@ CREATE POLICY export_action_line_dpo_read ON outreach.export_action_line FOR SEL
 REVOKE ALL ON outreach.export_action_line FROM PUBLIC;
 
 -- The records of the pending follow-ups of a recipient (one per person: erasure before
--- withdrawal before restriction; the person's pending rectifications are answered by it too),
--- written under the layout with only the reference and the action.
+-- withdrawal before restriction, of what still holds; the person's pending rectifications are
+-- answered by it too), written under the layout with only the reference and the action.
 CREATE OR REPLACE FUNCTION outreach.export_stage_actions(export_id bigint, recipient text, layout_version int) RETURNS int
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -685,11 +685,15 @@ BEGIN
     INSERT INTO outreach.export_action_line (export_id, controller_id, participant_id, followup_ids, line)
     SELECT %s, a.controller_id, a.participant_id, a.followup_ids, outreach.export_line(%L::text[], %s)
     FROM (SELECT f.controller_id, f.participant_id,
+                 -- what still holds now: erased (gone), withdrawn, restricted
                  (array_agg(f.kind ORDER BY array_position(ARRAY['erasure', 'withdrawal', 'restriction'], f.kind::text))
-                    FILTER (WHERE f.kind <> 'rectification'))[1] AS kind,
+                    FILTER (WHERE (f.kind = 'erasure' AND p.participant_id IS NULL)
+                               OR (f.kind = 'withdrawal' AND p.withdrawn_at IS NOT NULL)
+                               OR (f.kind = 'restriction' AND p.restricted_at IS NOT NULL)))[1] AS kind,
                  min(f.reference) AS reference, array_agg(f.followup_id ORDER BY f.followup_id) AS followup_ids
           FROM outreach.recipient_followup f
-          WHERE f.recipient = %L AND f.carried_by IS NULL
+          LEFT JOIN outreach.participant p ON p.controller_id = f.controller_id AND p.participant_id = f.participant_id
+          WHERE f.recipient = %L AND f.carried_by IS NULL AND f.cancelled_at IS NULL
           GROUP BY f.controller_id, f.participant_id) AS a
     WHERE a.kind IS NOT NULL$sql$,
     export_id, outreach.export_column_specs(recipient, layout_version), exprs, recipient);

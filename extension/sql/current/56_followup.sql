@@ -31,6 +31,7 @@ CREATE TABLE outreach.recipient_followup (
   queued_at timestamptz NOT NULL DEFAULT clock_timestamp(),
   batch_id bigint,                                 -- the notice it went out in
   carried_by bigint,                               -- the export whose file told the recipient (record_action)
+  cancelled_at timestamptz,                        -- the restriction lifted or the person reinstated before a file told it
   PRIMARY KEY (controller_id, followup_id)
 );
 CREATE INDEX recipient_followup_pending_idx ON outreach.recipient_followup (controller_id, recipient, followup_id)

@@ -384,6 +384,11 @@ BEGIN
          ARRAY[CASE WHEN flag = 'withdrawn' THEN 'withdrawn_at' ELSE 'restricted_at' END]
   FROM cleared c;
   GET DIAGNOSTICS n = ROW_COUNT;
+  -- Recipients not yet told of the restriction or withdrawal in a file are not told of it now.
+  UPDATE outreach.recipient_followup f SET cancelled_at = now()
+  WHERE f.controller_id = clear_participant_flag.controller_id AND f.participant_id = ANY (participant_ids)
+    AND f.kind = CASE WHEN flag = 'withdrawn' THEN 'withdrawal' ELSE 'restriction' END
+    AND f.carried_by IS NULL AND f.cancelled_at IS NULL;
   RETURN n;
 EXCEPTION WHEN OTHERS THEN
   PERFORM outreach.log_refusal('clear_participant_flag', clear_participant_flag.controller_id, SQLSTATE);

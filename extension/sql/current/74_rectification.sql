@@ -17,6 +17,10 @@ CREATE TABLE outreach.rectification (
   FOREIGN KEY (controller_id, participant_id) REFERENCES outreach.participant ON DELETE CASCADE
 );
 CREATE INDEX rectification_participant_idx ON outreach.rectification (controller_id, participant_id);
+-- No statistics of the values: the planner's estimates would tell any DPO which values other
+-- members' rectifications hold (as for participant, docs/decisions.md).
+ALTER TABLE outreach.rectification ALTER field SET STATISTICS 0, ALTER before_value SET STATISTICS 0,
+  ALTER after_value SET STATISTICS 0;
 COMMENT ON TABLE outreach.rectification IS
   'values before and after each rectification by the DPO (deleted with the participant); the member''s DPO reads its own';
 SELECT pg_catalog.pg_extension_config_dump('outreach.rectification', '');
@@ -70,11 +74,24 @@ BEGIN
   SELECT array_agg(k ORDER BY k) INTO cols FROM jsonb_object_keys(changes) AS k;
   -- Only whitelisted names reach the statement, each quoted; the values come typed from
   -- jsonb_populate_record, never as text in the statement.
-  EXECUTE format('UPDATE outreach.participant p SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::outreach.participant, $3) r)
-                  WHERE p.controller_id = $1 AND p.participant_id = $2 RETURNING to_jsonb(p)',
-                 (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) AS c),
-                 (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(cols) AS c))
-    INTO after USING rectify_participant.controller_id, rectify_participant.participant_id, changes;
+  BEGIN
+    EXECUTE format('UPDATE outreach.participant p SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::outreach.participant, $3) r)
+                    WHERE p.controller_id = $1 AND p.participant_id = $2 RETURNING to_jsonb(p)',
+                   (SELECT string_agg(quote_ident(c), ', ') FROM unnest(cols) AS c),
+                   (SELECT string_agg('r.' || quote_ident(c), ', ') FROM unnest(cols) AS c))
+      INTO after USING rectify_participant.controller_id, rectify_participant.participant_id, changes;
+  EXCEPTION WHEN integrity_constraint_violation THEN
+    -- Run as the owner, a failed check would print the whole row ("Failing row contains ...",
+    -- special categories and the pseudonym included) to the caller and the server log: the
+    -- error is given again with its SQLSTATE and message only.
+    DECLARE
+      state text;
+      msg text;
+    BEGIN
+      GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+      RAISE EXCEPTION '%', msg USING ERRCODE = state, HINT = 'Nothing was changed.';
+    END;
+  END;
   INSERT INTO outreach.rectification (controller_id, participant_id, request_id, field, before_value, after_value,
                                       rectified_by)
   SELECT rectify_participant.controller_id, rectify_participant.participant_id, rectify_participant.request_id, c,

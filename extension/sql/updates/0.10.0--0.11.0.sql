@@ -43,6 +43,8 @@ CREATE TABLE outreach.rectification (
   FOREIGN KEY (controller_id, participant_id) REFERENCES outreach.participant ON DELETE CASCADE
 );
 CREATE INDEX rectification_participant_idx ON outreach.rectification (controller_id, participant_id);
+ALTER TABLE outreach.rectification ALTER field SET STATISTICS 0, ALTER before_value SET STATISTICS 0,
+  ALTER after_value SET STATISTICS 0;
 SELECT pg_catalog.pg_extension_config_dump('outreach.rectification', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.rectification', 'rectification_id')::pg_catalog.regclass, '');
 ALTER TABLE outreach.rectification ENABLE ROW LEVEL SECURITY;
@@ -86,7 +88,4 @@ DROP FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint
 ALTER TABLE outreach.notice_delivery DROP CONSTRAINT notice_delivery_purpose_check,
   ADD CONSTRAINT notice_delivery_purpose_check
     CHECK (purpose IN ('deletion_notice', 'escalation', 'recipient_followup', 'rights_reminder', 'rights_escalation'));
-
--- The records waiting on each notice (32_retention_state.sql).
-CREATE INDEX participant_notice_idx ON outreach.participant (controller_id, retention_notice_id)
-  WHERE retention_status = 'ready_for_deletion';
+ALTER TABLE outreach.recipient_followup ADD COLUMN cancelled_at timestamptz;
