@@ -62,6 +62,37 @@ FROM pg_roles WHERE rolname IN ('outreach_processor', 'outreach_bi', 'outreach_d
                                 'outreach_writer', 'outreach_dpo', 'outreach_analyst')
 ORDER BY 1;
 
+-- The data catalogue (80_data_catalogue.sql) covers the schema: every table has either a row
+-- saying it holds no personal data ('*') or a row for each of its columns, and no row names a
+-- column that does not exist.
+CREATE FUNCTION pg_temp.catalogue_gaps() RETURNS TABLE (gap text, table_name text, column_name text)
+LANGUAGE sql AS $$
+  SELECT 'no catalogue row', k.relname::text, a.attname::text
+  FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace AND n.nspname = 'outreach'
+  JOIN pg_attribute a ON a.attrelid = k.oid AND a.attnum > 0 AND NOT a.attisdropped
+  WHERE k.relkind = 'r'
+    AND NOT EXISTS (SELECT 1 FROM outreach.data_catalogue d WHERE d.table_name = k.relname AND d.column_name IN (a.attname, '*'))
+  UNION ALL
+  SELECT 'no such column', d.table_name, d.column_name FROM outreach.data_catalogue d
+  WHERE NOT EXISTS (SELECT 1 FROM pg_class k JOIN pg_namespace n ON n.oid = k.relnamespace AND n.nspname = 'outreach'
+                    JOIN pg_attribute a ON a.attrelid = k.oid AND a.attnum > 0 AND NOT a.attisdropped
+                    WHERE k.relkind = 'r' AND k.relname = d.table_name AND (a.attname = d.column_name OR d.column_name = '*'))
+  ORDER BY 1, 2, 3
+$$;
+SELECT * FROM pg_temp.catalogue_gaps();
+-- ... and a column added without its row is found (in a transaction rolled back).
+BEGIN;
+ALTER TABLE outreach.participant ADD COLUMN nickname text;
+CREATE TABLE outreach.contact_note (controller_id int, note text);
+SELECT * FROM pg_temp.catalogue_gaps();
+ROLLBACK;
+-- Special category data without an Art. 9 condition is refused (23514); the catalogue's summary.
+SELECT regress.try($$INSERT INTO outreach.data_catalogue (table_name, column_name, category, special_category, purposes,
+                                                          lawful_basis, retention, description)
+                     VALUES ('participant', 'x', 'special_category', true, '{equality}', 'member', 'participant_policy', 'x')$$) AS special_without_art9;
+SELECT category, special_category, count(*) AS columns, count(DISTINCT table_name) AS tables
+FROM outreach.data_catalogue GROUP BY 1, 2 ORDER BY 1, 2;
+
 -- No key material is stored anywhere the extension put a table or setting.
 SELECT count(*) AS settings_in_catalogue FROM pg_db_role_setting s, unnest(s.setconfig) c
 WHERE c ~* '[0-9a-f]{64}';

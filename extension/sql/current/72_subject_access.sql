@@ -20,9 +20,14 @@ AS $$
       'to record participation in outreach activities that widen access to higher education',
       'to evaluate the effect of outreach on progression, by linking to education records (DfE, ESFA, HESA/Jisc, UCAS)',
       'to report, in aggregate only, on equality of access (to the Office for Students among others)'),
-    'lawful_bases', jsonb_build_object(
-      'personal_data', 'UK GDPR Art. 6(1)(e): a task carried out in the public interest',
-      'special_category_data', 'UK GDPR Art. 9(2)(j) with DPA 2018 Sch. 1 Part 1 para 4: archiving, research and statistics'),
+    -- the member's own, as its DPO recorded them (outreach.controller_processing), else the
+    -- service's defaults: public task, and archiving, research and statistics
+    'lawful_bases', (SELECT jsonb_build_object(
+                       'personal_data', outreach.catalogue_words('basis', coalesce(p.lawful_basis, '6(1)(e)')),
+                       'special_category_data', outreach.catalogue_words('art9', coalesce(p.art9_condition, '9(2)(j)')),
+                       'recorded_by_the_member', p.lawful_basis IS NOT NULL)
+                     FROM (SELECT processing_statement.controller_id AS id) AS k
+                     LEFT JOIN outreach.controller_processing p ON p.controller_id = k.id),
     'categories', jsonb_build_array('identity and contact (name, date of birth, postcode, school)',
       'participation (activities and dates attended)', 'education outcomes returned by linkage',
       'special category: sex, gender identity, ethnicity, disability, religion, where given'),

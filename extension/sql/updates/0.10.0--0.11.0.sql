@@ -89,3 +89,43 @@ ALTER TABLE outreach.notice_delivery DROP CONSTRAINT notice_delivery_purpose_che
   ADD CONSTRAINT notice_delivery_purpose_check
     CHECK (purpose IN ('deletion_notice', 'escalation', 'recipient_followup', 'rights_reminder', 'rights_escalation'));
 ALTER TABLE outreach.recipient_followup ADD COLUMN cancelled_at timestamptz;
+
+-- Accountability: the data catalogue, members' lawful bases and the record of processing
+-- (80_data_catalogue.sql, 81_record_of_processing.sql; the catalogue's rows are written by the
+-- DO block there, at install and at every update).
+CREATE TABLE outreach.data_catalogue (
+  table_name text COLLATE "C" NOT NULL,
+  column_name text COLLATE "C" NOT NULL,
+  category text NOT NULL CHECK (category IN (
+    'none', 'record_key', 'identifier', 'name', 'date_of_birth', 'address', 'education', 'special_category',
+    'pseudonym', 'participation', 'outcome', 'disclosure', 'rights_status', 'rights_request', 'retention_state',
+    'record_keeping', 'staff_account', 'staff_contact')),
+  special_category boolean NOT NULL DEFAULT false,
+  purposes text[] NOT NULL DEFAULT '{}' CHECK (purposes <@ ARRAY[
+    'evaluation', 'linkage', 'sharing', 'equality', 'retention', 'rights', 'art19', 'accountability',
+    'service_operation']::text[]),
+  lawful_basis text CHECK (lawful_basis IN ('member', '6(1)(c)', '6(1)(f)')),
+  art9_condition text CHECK (art9_condition IN ('member', '9(2)(j)', '9(2)(g)')),
+  retention text CHECK (retention IN ('participant_policy', 'with_participant', 'ledger', 'rights_register',
+                                      'audit_trail', 'staging', 'service_records', 'tombstone')),
+  description text NOT NULL,
+  PRIMARY KEY (table_name, column_name),
+  CONSTRAINT data_catalogue_art9 CHECK (NOT special_category OR art9_condition IS NOT NULL),
+  CONSTRAINT data_catalogue_personal CHECK ((category = 'none') = (lawful_basis IS NULL AND retention IS NULL))
+);
+CREATE TABLE outreach.controller_processing (
+  controller_id int PRIMARY KEY REFERENCES outreach.controller ON DELETE CASCADE,
+  organisation_kind text NOT NULL CHECK (organisation_kind IN ('university', 'college', 'charity', 'other_public_body')),
+  lawful_basis text NOT NULL CHECK (lawful_basis IN ('6(1)(e)', '6(1)(f)')),
+  art9_condition text NOT NULL CHECK (art9_condition IN ('9(2)(j)', '9(2)(g)')),
+  ico_registration text NOT NULL CHECK (ico_registration ~ '^Z[A-Z0-9][0-9]{6}$'),
+  dpo_contact text NOT NULL CHECK (length(dpo_contact) BETWEEN 1 AND 200),
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  recorded_by text NOT NULL,
+  CONSTRAINT controller_processing_basis CHECK (lawful_basis = '6(1)(e)' OR organisation_kind = 'charity')
+);
+SELECT pg_catalog.pg_extension_config_dump('outreach.controller_processing', '');
+ALTER TABLE outreach.controller_processing ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.controller_processing FORCE ROW LEVEL SECURITY;
+CREATE POLICY controller_processing_read ON outreach.controller_processing FOR SELECT
+  USING (outreach.controller_visible(controller_id, 'dpo') OR pg_has_role('outreach_processor', 'MEMBER'));

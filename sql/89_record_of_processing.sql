@@ -1,0 +1,102 @@
+-- The record of processing (UK GDPR Art. 30) for two members with different lawful bases: each
+-- member's DPO records its own bases and reads its own record; the processor reads every
+-- member's; nobody else reads any. Built from the data catalogue, never from hand-kept text.
+SET search_path = regress, outreach, public;
+\set VERBOSITY terse
+
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.rop_cleanup() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+  ids int[] := ARRAY(SELECT controller_id FROM outreach.controller WHERE code LIKE 'regress\_rop\_%');
+BEGIN
+  DELETE FROM outreach.controller WHERE controller_id = ANY (ids);
+  FOR r IN SELECT rolname FROM pg_catalog.pg_roles
+           WHERE rolname LIKE 'regress\_rop\_%' OR rolname LIKE 'outreach\_regress\_rop\_%' ORDER BY 1 LOOP
+    EXECUTE pg_catalog.format('DROP ROLE %I', r.rolname);
+  END LOOP;
+END $$;
+SELECT pg_temp.rop_cleanup();
+RESET client_min_messages;
+
+SELECT outreach.create_controller('regress_rop_uni', 'Regress University') AS uni \gset
+SELECT outreach.create_controller('regress_rop_charity', 'Regress Charity') AS charity \gset
+CREATE ROLE regress_rop_uni_dpo;
+CREATE ROLE regress_rop_charity_dpo;
+CREATE ROLE regress_rop_staff;
+CREATE ROLE regress_rop_nobody;
+SELECT count(*) AS grants FROM (VALUES (outreach.grant_controller_access('regress_rop_uni_dpo', 'regress_rop_uni', 'dpo')),
+                                       (outreach.grant_controller_access('regress_rop_charity_dpo', 'regress_rop_charity', 'dpo'))) AS g(x);
+GRANT outreach_processor TO regress_rop_staff;
+
+-- Each DPO records its own member's bases; bad values are 22023 with the choices.
+SET ROLE regress_rop_uni_dpo;
+SELECT regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(a)', 'Z1234567', 'dpo@uni.example')::text$$, :uni)) AS unknown_basis,
+       regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(f)', 'Z1234567', 'dpo@uni.example')::text$$, :uni)) AS university_legitimate_interests,
+       regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(e)', 'Z1234567', 'dpo@uni.example', '9(2)(z)')::text$$, :uni)) AS unknown_art9,
+       regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(e)', '1234567', 'dpo@uni.example')::text$$, :uni)) AS bad_ico_number,
+       regexp_replace(regress.try(format($$SELECT outreach.set_processing_basis(%s, 'charity', '6(1)(f)', 'ZA123456', 'x')::text$$, :charity)), '[0-9]+$', 'N') AS other_member;
+SELECT outreach.set_processing_basis(:uni, 'university', '6(1)(e)', 'Z1234567', 'dpo@uni.example');
+RESET ROLE;
+SET ROLE regress_rop_charity_dpo;
+SELECT outreach.set_processing_basis(:charity, 'charity', '6(1)(f)', 'ZA123456', 'privacy@charity.example', '9(2)(g)');
+SELECT controller_id = :charity AS own, organisation_kind, lawful_basis, art9_condition, ico_registration
+FROM outreach.controller_processing;
+RESET ROLE;
+
+-- Each DPO's record: its member's 30(1) and the service's 30(2); the bases are its own.
+SET ROLE regress_rop_uni_dpo;
+SELECT controller_code, article, item FROM outreach.record_of_processing ORDER BY controller_id NULLS LAST, article;
+SELECT entry ->> 'ico_registration' AS ico, entry ->> 'dpo_contact' AS dpo FROM outreach.record_of_processing WHERE article = '30(1)(a)';
+SELECT e ->> 'purpose' AS purpose, e -> 'lawful_bases' AS bases, e ->> 'art9_condition' AS art9
+FROM outreach.record_of_processing, jsonb_array_elements(entry) e WHERE article = '30(1)(b)' ORDER BY 1;
+RESET ROLE;
+SET ROLE regress_rop_charity_dpo;
+SELECT e ->> 'purpose' AS purpose, e -> 'lawful_bases' AS bases, e ->> 'art9_condition' AS art9
+FROM outreach.record_of_processing, jsonb_array_elements(entry) e WHERE article = '30(1)(b)' AND e ->> 'purpose' IN ('equality', 'evaluation')
+ORDER BY 1;
+RESET ROLE;
+-- The categories come from the catalogue: every personal column is named under its category,
+-- special category data flagged; the recipients from their layouts; the time limits from the
+-- member's policy.
+SET ROLE regress_rop_uni_dpo;
+SELECT c ->> 'category' AS category, (c ->> 'special_category')::boolean AS special, jsonb_array_length(c -> 'where') AS columns
+FROM outreach.record_of_processing, jsonb_array_elements(entry -> 'personal_data') c
+WHERE article = '30(1)(c)' AND c ->> 'category' IN ('name', 'special_category', 'pseudonym') ORDER BY 1;
+SELECT (SELECT count(*) FROM outreach.data_catalogue WHERE category <> 'none')
+       = (SELECT sum(jsonb_array_length(c -> 'where')) FROM outreach.record_of_processing, jsonb_array_elements(entry -> 'personal_data') c
+          WHERE article = '30(1)(c)') AS every_personal_column_named;
+SELECT r ->> 'recipient' AS recipient, r -> 'fields' ? 'date_of_birth' AS sends_date_of_birth
+FROM outreach.record_of_processing, jsonb_array_elements(entry -> 'linkage_recipients') r WHERE article = '30(1)(d)' ORDER BY 1;
+SELECT entry #>> '{policy,long_track_years}' AS long_years, entry #>> '{policy,withdrawal_confirm_days}' AS withdrawal_days
+FROM outreach.record_of_processing WHERE article = '30(1)(f)';
+SELECT entry ->> 'special_category' AS special_category_measure FROM outreach.record_of_processing WHERE article = '30(1)(g)';
+RESET ROLE;
+SELECT outreach.set_retention_policy('regress_rop_uni', long_track_years => 12);
+SET ROLE regress_rop_uni_dpo;
+SELECT entry #>> '{policy,long_track_years}' AS long_years_after_change FROM outreach.record_of_processing WHERE article = '30(1)(f)';
+RESET ROLE;
+
+-- The processor reads every member's record (at least these two); others read none.
+SET ROLE regress_rop_staff;
+SELECT controller_code, count(*) AS items FROM outreach.record_of_processing
+WHERE controller_code LIKE 'regress\_rop\_%' GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS processor_rows_30_2 FROM outreach.record_of_processing WHERE controller_id IS NULL;
+RESET ROLE;
+SET ROLE regress_rop_nobody;
+SELECT regress.try('SELECT count(*)::text FROM outreach.record_of_processing') AS nobody,
+       regress.try('SELECT count(*)::text FROM outreach.controller_processing') AS nobody_bases;
+RESET ROLE;
+SET ROLE regress_rop_uni_dpo;
+SELECT count(*) AS other_members_rows FROM outreach.record_of_processing WHERE controller_id = :charity;
+SELECT count(*) AS other_members_bases FROM outreach.controller_processing WHERE controller_id = :charity;
+RESET ROLE;
+
+-- What a member tells each person (subject access) now states the member's own bases.
+SET ROLE regress_rop_charity_dpo;
+SELECT outreach.processing_statement(:charity) -> 'lawful_bases' AS charity_bases;
+RESET ROLE;
+
+SET client_min_messages = warning;
+SELECT pg_temp.rop_cleanup();
+RESET client_min_messages;
