@@ -40,6 +40,7 @@ work="$OUTREACH_CLUSTER_DIR/work"
 psql -X -q -c "CREATE DATABASE bench"
 export PGDATABASE=bench
 psql -X -q -c "CREATE EXTENSION outreach"
+psql -X -q -c "SELECT outreach.record_sharing_agreement(name, 'test gateway', 'TEST-' || name, 'the tests', current_date - 1, current_date + 365) FROM outreach.recipient_definition WHERE shipped;" >/dev/null
 
 script_start=$(date +%s)
 say() { echo "[$(( $(date +%s) - script_start )) s] $*" >&2; }

@@ -40,6 +40,7 @@ for size in small large; do
   n=${!size}
   psql -X -q -c "CREATE DATABASE sar_$size"
   psql -X -q -d "sar_$size" -c "CREATE EXTENSION outreach"
+  psql -X -q -d "sar_$size" -c "SELECT outreach.record_sharing_agreement(name, 'test gateway', 'TEST-' || name, 'the tests', current_date - 1, current_date + 365) FROM outreach.recipient_definition WHERE shipped;" >/dev/null
   echo "loading sar_$size: $n participants..." >&2
   start=$(date +%s)
   psql -X -q -d "sar_$size" -v controllers="$controllers" -v participants="$n" -v sample=200 -v prefix="${size:0:1}" \

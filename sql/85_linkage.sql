@@ -15,6 +15,7 @@ DECLARE
 BEGIN
   DELETE FROM outreach.recipient_followup WHERE controller_id = ANY (ids);
   DELETE FROM outreach.recipient_followup_batch WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.sharing_agreement;
   DELETE FROM outreach.delivery_attempt WHERE controller_id = ANY (ids);
   DELETE FROM outreach.notice_delivery WHERE controller_id = ANY (ids);
   DELETE FROM outreach.notification_channel WHERE controller_id = ANY (ids);
@@ -99,6 +100,7 @@ SELECT regress.try($$SELECT outreach.define_recipient('Bad Name', 'x', cohort_fr
 SELECT outreach.define_recipient('regress_charity', 'Regress Charity Tracker', cohort_from => -5, cohort_to => 1,
                                  file_pattern => 'charity_{academic_year}_{date}_{export_id}.csv',
                                  pgp_public_key => E'-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBGRegress\n-----END PGP PUBLIC KEY BLOCK-----');
+SELECT outreach.record_sharing_agreement('regress_charity', 'charity agreement', 'RC-1', 'the tests', current_date, current_date + 365) > 0 AS charity_agreed;
 SELECT regress.try($$SELECT outreach.define_layout('regress_nobody', 'export', '[]')::text$$) AS unknown_recipient,
        regress.try($$SELECT outreach.define_layout('regress_charity', 'export', '[]')::text$$) AS no_columns,
        regress.try($$SELECT outreach.define_layout('regress_charity', 'export',
@@ -141,6 +143,7 @@ SELECT name, enabled, shipped FROM outreach.recipient WHERE name = 'esfa';
 -- A recipient whose scope has no key in the key file: 42704 before anything is staged.
 SELECT outreach.define_recipient('regress_nokey', 'Regress without a key', cohort_from => 0, cohort_to => 0);
 SELECT outreach.define_layout('regress_nokey', 'export', '[{"header": "Ref", "field": "reference"}]');
+SELECT outreach.record_sharing_agreement('regress_nokey', 'test gateway', 'NOKEY-1', 'the tests', current_date - 1, current_date + 1) > 0 AS agreed;
 SET ROLE regress_lk_daemon;
 SELECT regress.lk_try($$SELECT export_id::text FROM outreach.export_begin('regress_nokey', '2025-10-01')$$) AS no_key;
 RESET ROLE;
@@ -149,6 +152,35 @@ SELECT name, shipped, enabled FROM outreach.recipient_definition WHERE name = 'e
 SET ROLE regress_lk_daemon;
 SELECT regress.lk_try($$SELECT export_id::text FROM outreach.export_begin('esfa', '2025-10-01')$$) AS disabled;
 RESET ROLE;
+
+-- Sharing agreements gate exports: none recorded, one that has ended and one not yet in force
+-- are each refused (55000) before anything is written or recorded, while a recipient with an
+-- agreement in force exports. The agreement's dates are checked (23514) and must be finite.
+SET ROLE regress_lk_daemon;
+SELECT regress.lk_try($$SELECT export_id::text FROM outreach.export_begin('dfe', '2025-10-01')$$) AS no_agreement;
+RESET ROLE;
+SELECT regress.try($$SELECT outreach.record_sharing_agreement('dfe', 'gateway', 'X', 'me', '2025-02-01', '2025-01-31')::text$$) AS ends_before_it_starts,
+       regress.try($$SELECT outreach.record_sharing_agreement('dfe', 'gateway', 'X', 'me', '2025-01-01', 'infinity')::text$$) AS open_ended,
+       regress.try($$SELECT outreach.record_sharing_agreement('dfe', 'gateway', 'X', 'me', '2025-01-01', '2026-01-01', leaves_uk => true)::text$$) AS abroad_without_safeguard,
+       regress.try($$SELECT outreach.record_sharing_agreement('nobody', 'gateway', 'X', 'me', '2025-01-01', '2026-01-01')::text$$) AS unknown_recipient;
+SELECT outreach.record_sharing_agreement('dfe', 'Education Act 1996 s.537A; DfE data sharing approval', 'DSA-2020-001',
+                                         'DfE Data Sharing Approval Panel', '2020-01-01', current_date - 1) > 0 AS dfe_ended_yesterday,
+       outreach.record_sharing_agreement('hesa', 'Higher Education and Research Act 2017', 'JISC-FUTURE',
+                                         'Jisc', current_date + 1, current_date + 365) > 0 AS hesa_from_tomorrow,
+       outreach.record_sharing_agreement('ucas', 'UCAS data sharing agreement', 'UCAS-2026', 'UCAS',
+                                         current_date - 30, current_date + 365) > 0 AS ucas_in_force;
+SET ROLE regress_lk_daemon;
+SELECT regexp_replace(regress.lk_try($$SELECT export_id::text FROM outreach.export_begin('dfe', '2025-10-01')$$), '[0-9]{4}-[0-9]{2}-[0-9]{2}', 'DATE') AS agreement_ended,
+       regexp_replace(regress.lk_try($$SELECT export_id::text FROM outreach.export_begin('hesa', '2025-10-01')$$), '[0-9]{4}-[0-9]{2}-[0-9]{2}', 'DATE') AS agreement_not_yet,
+       regress.lk_try($$SELECT (export_id > 0)::text FROM outreach.export_begin('ucas', '2025-10-01')$$) AS ucas_goes_out;
+RESET ROLE;
+SELECT recipient, count(*) AS exports FROM outreach.export GROUP BY 1 ORDER BY 1;
+SELECT outreach.export_abandon(export_id, 'agreement test') FROM outreach.export WHERE recipient = 'ucas' AND status = 'building';
+-- The renewals: in force from today, for the rest of the tests.
+SELECT count(outreach.record_sharing_agreement(name, 'test gateway', 'TEST-' || name, 'the tests', current_date, current_date + 365))
+         AS agreements_renewed
+FROM outreach.recipient_definition WHERE shipped AND name IN ('dfe', 'esfa', 'hesa');
+SELECT recipient, (outreach.agreement_in_force(recipient)).reference AS in_force FROM (VALUES ('dfe'), ('esfa'), ('hesa'), ('ucas')) AS r(recipient) ORDER BY 1;
 
 -----------------------------------------------------------------------------------------------
 -- Participants: two members, every reason to be left out of an export

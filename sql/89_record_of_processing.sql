@@ -68,6 +68,18 @@ SELECT (SELECT count(*) FROM outreach.data_catalogue WHERE category <> 'none')
           WHERE article = '30(1)(c)') AS every_personal_column_named;
 SELECT r ->> 'recipient' AS recipient, r -> 'fields' ? 'date_of_birth' AS sends_date_of_birth
 FROM outreach.record_of_processing, jsonb_array_elements(entry -> 'linkage_recipients') r WHERE article = '30(1)(d)' ORDER BY 1;
+RESET ROLE;
+-- Agreements and transfers come from the recipients' sharing agreements in force.
+SELECT outreach.record_sharing_agreement('dfe', 'Education Act 1996 s.537A', 'ROP-DFE', 'DfE panel', current_date - 1, current_date + 30) > 0 AS dfe,
+       outreach.record_sharing_agreement('ucas', 'UCAS agreement', 'ROP-UCAS', 'UCAS', current_date - 1, current_date + 30,
+                                         leaves_uk => true, transfer_safeguard => 'UK International Data Transfer Agreement') > 0 AS ucas;
+SET ROLE regress_rop_uni_dpo;
+SELECT r ->> 'recipient' AS recipient, r #>> '{agreement,reference}' AS agreement
+FROM outreach.record_of_processing, jsonb_array_elements(entry -> 'linkage_recipients') r WHERE article = '30(1)(d)' ORDER BY 1;
+SELECT article, entry -> 'transfers' AS transfers FROM outreach.record_of_processing WHERE article IN ('30(1)(e)', '30(2)(c)') ORDER BY 1;
+RESET ROLE;
+DELETE FROM outreach.sharing_agreement WHERE reference IN ('ROP-DFE', 'ROP-UCAS');
+SET ROLE regress_rop_uni_dpo;
 SELECT entry #>> '{policy,long_track_years}' AS long_years, entry #>> '{policy,withdrawal_confirm_days}' AS withdrawal_days
 FROM outreach.record_of_processing WHERE article = '30(1)(f)';
 SELECT entry ->> 'special_category' AS special_category_measure FROM outreach.record_of_processing WHERE article = '30(1)(g)';

@@ -14,6 +14,7 @@ DECLARE
   ids int[] := ARRAY(SELECT controller_id FROM outreach.controller WHERE code LIKE 'regress\_rr\_%');
 BEGIN
   DELETE FROM outreach.rights_request WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.sharing_agreement WHERE reference = 'RR-TEST';
   DELETE FROM outreach.recipient_followup WHERE controller_id = ANY (ids);
   DELETE FROM outreach.recipient_followup_batch WHERE controller_id = ANY (ids);
   DELETE FROM outreach.attendance WHERE controller_id = ANY (ids);
@@ -33,6 +34,10 @@ END $$;
 SELECT pg_temp.rr_cleanup();
 RESET client_min_messages;
 
+-- The recipients' sharing agreements (without one, nothing is due to go to a recipient).
+SELECT count(outreach.record_sharing_agreement(name, 'test gateway', 'RR-TEST', 'the tests', current_date - 1, current_date + 365))
+         AS agreements
+FROM outreach.recipient_definition WHERE shipped;
 SELECT outreach.create_controller('regress_rr_a', 'Regress rights A') AS rr_a \gset
 SELECT outreach.create_controller('regress_rr_b', 'Regress rights B') AS rr_b \gset
 CREATE ROLE regress_rr_dpo_a;

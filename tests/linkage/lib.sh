@@ -30,7 +30,9 @@ lk_begin() {
        AS \$\$ SELECT make_date(outreach.academic_year(current_date) + offset_years - 18, 3, 1) \$\$;
      GRANT USAGE ON SCHEMA lk TO PUBLIC;
      CREATE FUNCTION lk.member(code text) RETURNS int LANGUAGE sql STABLE
-       AS \$\$ SELECT controller_id FROM outreach.controller WHERE controller.code = member.code \$\$;" >/dev/null ||
+       AS \$\$ SELECT controller_id FROM outreach.controller WHERE controller.code = member.code \$\$;
+     -- every shipped recipient's sharing agreement, in force (without one, exports are refused)
+     SELECT outreach.record_sharing_agreement(name, 'test gateway', 'TEST-' || name, 'the tests', current_date - 1, current_date + 365) FROM outreach.recipient_definition WHERE shipped;" >/dev/null ||
     { dt_fail "set-up: helper functions"; exit 1; }
 }
 

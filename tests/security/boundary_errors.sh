@@ -56,6 +56,7 @@ log_from=$(($(wc -c <"$log") + 1))
 # --- set-up: one member, $people participants spread over many blocks, exported to dfe ---------
 psql -X -q -v ON_ERROR_STOP=1 -d "$db" >"$work/setup.out" 2>&1 <<SQL || { echo "FAILED boundary: set-up"; cat "$work/setup.out"; exit 1; }
 CREATE EXTENSION outreach;
+SELECT outreach.record_sharing_agreement(name, 'test gateway', 'TEST-' || name, 'the tests', current_date - 1, current_date + 365) FROM outreach.recipient_definition WHERE shipped;
 CREATE ROLE be_daemon;
 GRANT outreach_daemon TO be_daemon;
 SELECT outreach.create_controller('be_member', 'Boundary member') AS member \gset

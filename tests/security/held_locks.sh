@@ -31,6 +31,7 @@ rm -rf "$work"; mkdir -p "$work"
 q -d postgres -c "CREATE DATABASE $db" || { fail "create database"; exit 1; }
 q -d $db >/dev/null <<'SQL' || { fail "set up"; exit 1; }
 CREATE EXTENSION outreach;
+SELECT outreach.record_sharing_agreement(name, 'test gateway', 'TEST-' || name, 'the tests', current_date - 1, current_date + 365) FROM outreach.recipient_definition WHERE shipped;
 SELECT outreach.create_controller('lk_a', 'Locks A'), outreach.create_controller('lk_b', 'Locks B');
 CREATE ROLE lk_nobody LOGIN;
 CREATE ROLE lk_writer_a LOGIN IN ROLE outreach_lk_a_writer;

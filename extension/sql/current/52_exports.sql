@@ -278,6 +278,8 @@ BEGIN
   IF NOT r.enabled THEN
     RAISE EXCEPTION 'recipient "%" is disabled', recipient USING ERRCODE = '55000';
   END IF;
+  -- A sharing agreement in force today, or nothing is written or recorded.
+  PERFORM outreach.require_agreement(r.name);
   -- The recipient's key must be in the key file (42704 naming the scope, before any work).
   PERFORM outreach.pseudonymise('c0', 'p0', DATE '1900-01-01', 'GIR 0AA', 'recipient:' || r.name);
   -- One export of a recipient is built at a time: begins of the same recipient queue here.

@@ -55,8 +55,10 @@ DECLARE
   due jsonb := '[]';
   hit boolean;
 BEGIN
+  -- (no agreement in force: its export is refused, so it is due nothing)
   FOR r IN SELECT d.name, d.title, d.export_layout FROM outreach.recipient_definition d
-           WHERE d.enabled AND d.export_layout IS NOT NULL ORDER BY d.name LOOP
+           WHERE d.enabled AND d.export_layout IS NOT NULL AND (outreach.agreement_in_force(d.name)).agreement_id IS NOT NULL
+           ORDER BY d.name LOOP
     BEGIN
       EXECUTE format('SELECT EXISTS (%s)', outreach.export_render_sql(r.name, r.export_layout, current_date, true, true))
         INTO hit USING ARRAY[controller_id], ARRAY[participant_id];

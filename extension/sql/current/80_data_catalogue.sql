@@ -113,6 +113,8 @@ BEGIN
     ('area_lookup_load', ARRAY['loaded_by'], 'staff_account', false, ARRAY['accountability'], '6(1)(f)', NULL, 'service_records', 'who loaded it'),
     ('area_lookup_stage', ARRAY['stage_id', 'kind', 'deprivation_index', 'vintage', 'file_name', 'staged_at', 'header', 'positions', 'geography', 'last_line', 'lines_read'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'public area look-ups being loaded'),
     ('area_lookup_stage', ARRAY['staged_by'], 'staff_account', false, ARRAY['accountability'], '6(1)(f)', NULL, 'service_records', 'who staged it'),
+    ('sharing_agreement', ARRAY['agreement_id', 'recipient', 'legal_gateway', 'reference', 'valid_from', 'valid_until', 'leaves_uk', 'transfer_safeguard', 'recorded_at'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'recipients'' sharing agreements'),
+    ('sharing_agreement', ARRAY['approved_by', 'recorded_by'], 'staff_account', false, ARRAY['accountability'], '6(1)(f)', NULL, 'service_records', 'who approved and recorded it'),
     -- tables holding no personal data
     ('activity', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'outreach events: type, name, dates, delivering member'),
     ('activity_type', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'activity types'),

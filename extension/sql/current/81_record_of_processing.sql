@@ -121,6 +121,7 @@ DECLARE
                     THEN ARRAY(SELECT c.controller_id FROM outreach.controller c)
                     ELSE outreach.caller_controller_ids('dpo') END;
   security jsonb;
+  transfers jsonb;
 BEGIN
   IF cardinality(ids) = 0 THEN
     RETURN;
@@ -137,6 +138,12 @@ BEGIN
     'encryption_in_transit', format('%s of %s enabled recipients have an OpenPGP key: their files are encrypted to it',
       (SELECT count(*) FROM outreach.recipient r WHERE r.enabled AND r.pgp_public_key IS NOT NULL),
       (SELECT count(*) FROM outreach.recipient r WHERE r.enabled)));
+  -- Transfers outside the UK: the recipients whose agreement in force says so, with the safeguard.
+  transfers := jsonb_build_object('transfers', coalesce((
+    SELECT jsonb_agg(jsonb_build_object('recipient', r.name, 'safeguard', a.transfer_safeguard, 'agreement', a.reference)
+                     ORDER BY r.name)
+    FROM outreach.recipient r CROSS JOIN LATERAL outreach.agreement_in_force(r.name) a
+    WHERE r.enabled AND a.leaves_uk), '[]'));
   RETURN QUERY
   WITH members AS (
     SELECT c.controller_id, c.code, c.name, c.dpo_contact AS contact, c.legal_contact,
@@ -184,15 +191,18 @@ BEGIN
                                                   WHERE lc.recipient = r.name AND lc.kind = 'export' AND lc.version = r.export_layout
                                                     AND lc.field NOT IN ('blank', 'record_action')),
                                        'sent_so_far', EXISTS (SELECT 1 FROM outreach.disclosure_block b
-                                                              WHERE b.controller_id = m.controller_id AND b.recipient = r.name))
+                                                              WHERE b.controller_id = m.controller_id AND b.recipient = r.name),
+                                       'agreement', (SELECT jsonb_build_object('legal_gateway', a.legal_gateway, 'reference', a.reference,
+                                                                               'approved_by', a.approved_by, 'valid_from', a.valid_from,
+                                                                               'valid_until', a.valid_until)
+                                                     FROM outreach.agreement_in_force(r.name) a WHERE a.agreement_id IS NOT NULL))
                                      ORDER BY r.name), '[]')
                                     FROM outreach.recipient r WHERE r.export_layout IS NOT NULL),
              'other_members', 'that the same person took part in their activities (member, activity type, date), by linkage pseudonym; no personal data',
              'processor', 'the service that runs this database, on the member''s instructions')
     FROM members m
     UNION ALL
-    SELECT m.controller_id, m.code, '30(1)(e)', 'transfers to third countries',
-           jsonb_build_object('transfers', '[]'::jsonb, 'note', 'no recipient outside the UK is configured')
+    SELECT m.controller_id, m.code, '30(1)(e)', 'transfers to third countries', transfers
     FROM members m
     UNION ALL
     SELECT m.controller_id, m.code, '30(1)(f)', 'time limits for erasure',
@@ -223,8 +233,7 @@ BEGIN
            (SELECT jsonb_agg(DISTINCT outreach.catalogue_words('purpose', u.purpose)) FROM personal d
             CROSS JOIN LATERAL unnest(d.purposes) AS u(purpose))
     UNION ALL
-    SELECT NULL::int, NULL::text, '30(2)(c)', 'transfers to third countries',
-           jsonb_build_object('transfers', '[]'::jsonb, 'note', 'no recipient outside the UK is configured')
+    SELECT NULL::int, NULL::text, '30(2)(c)', 'transfers to third countries', transfers
     UNION ALL
     SELECT NULL::int, NULL::text, '30(2)(d)', 'technical and organisational security measures', security
   )

@@ -51,8 +51,6 @@ ALTER TABLE outreach.rectification ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.rectification FORCE ROW LEVEL SECURITY;
 CREATE POLICY rectification_dpo_read ON outreach.rectification FOR SELECT
   USING (outreach.controller_visible(controller_id, 'dpo'));
-REVOKE ALL ON outreach.rectification FROM PUBLIC;
-GRANT SELECT ON outreach.rectification TO outreach_dpo;
 
 -- erase_participant returns the tombstone (34_deletion.sql).
 DROP FUNCTION outreach.erase_participant(int, bigint, text);
@@ -129,3 +127,25 @@ ALTER TABLE outreach.controller_processing ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.controller_processing FORCE ROW LEVEL SECURITY;
 CREATE POLICY controller_processing_read ON outreach.controller_processing FOR SELECT
   USING (outreach.controller_visible(controller_id, 'dpo') OR pg_has_role('outreach_processor', 'MEMBER'));
+
+-- Sharing agreements gate exports (82_sharing_agreements.sql). Exports to a recipient are
+-- refused until its agreement is recorded (docs/upgrading.md).
+CREATE TABLE outreach.sharing_agreement (
+  agreement_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  recipient text COLLATE "C" NOT NULL CHECK (recipient ~ '^[a-z][a-z0-9_]{1,39}$'),
+  legal_gateway text NOT NULL CHECK (length(btrim(legal_gateway)) BETWEEN 1 AND 500),
+  reference text NOT NULL CHECK (length(btrim(reference)) BETWEEN 1 AND 200),
+  approved_by text NOT NULL CHECK (length(btrim(approved_by)) BETWEEN 1 AND 200),
+  valid_from date NOT NULL,
+  valid_until date NOT NULL,
+  leaves_uk boolean NOT NULL DEFAULT false,
+  transfer_safeguard text CHECK (length(transfer_safeguard) <= 500),
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  recorded_by text NOT NULL DEFAULT session_user,
+  CONSTRAINT sharing_agreement_dates CHECK (valid_until >= valid_from),
+  CONSTRAINT sharing_agreement_dates_finite CHECK (valid_from >= DATE '1990-01-01' AND valid_until <= DATE '2200-01-01'),
+  CONSTRAINT sharing_agreement_safeguard CHECK (NOT leaves_uk OR coalesce(length(btrim(transfer_safeguard)), 0) > 0)
+);
+CREATE INDEX sharing_agreement_recipient_idx ON outreach.sharing_agreement (recipient, valid_until);
+SELECT pg_catalog.pg_extension_config_dump('outreach.sharing_agreement', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.sharing_agreement', 'agreement_id')::pg_catalog.regclass, '');
