@@ -254,7 +254,7 @@ WHERE s::text ~* '(kim|kay|sw1a|2014-03-01)';
 SELECT c.code, a.acting_role, a.record ->> 'as_processor' AS as_processor,
        jsonb_array_length(a.record -> 'participant_ids') AS records_found
 FROM outreach.audit_log a JOIN outreach.controller c USING (controller_id)
-WHERE a.controller_id IN (:rr_a, :rr_b) AND a.action = 'find_subject' ORDER BY a.audit_id;
+WHERE a.controller_id IN (:rr_a, :rr_b) AND a.action = 'find_subject' ORDER BY c.code, a.audit_id;
 SET ROLE regress_rr_dpo_b;
 SELECT count(*) AS b_dpo_sees_the_processor_lookup FROM outreach.audit_log WHERE action = 'find_subject';
 RESET ROLE;

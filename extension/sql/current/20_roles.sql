@@ -13,6 +13,7 @@ DECLARE
   r record;
   wanted text[] := ARRAY[
     'outreach_processor',  -- the service itself: sees every controller's non-special data
+    'outreach_security',   -- the service's security role: the breach register
     'outreach_bi',         -- BI tools: aggregate views only
     'outreach_daemon',     -- outreachd: only the functions it calls
     'outreach_reader',     -- privileges shared by every controller's reader role

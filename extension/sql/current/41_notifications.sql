@@ -25,7 +25,8 @@ CREATE TABLE outreach.notice_delivery (
   controller_id int NOT NULL REFERENCES outreach.controller,
   delivery_id bigint GENERATED ALWAYS AS IDENTITY,
   purpose text NOT NULL CONSTRAINT notice_delivery_purpose_check
-    CHECK (purpose IN ('deletion_notice', 'escalation', 'recipient_followup', 'rights_reminder', 'rights_escalation')),
+    CHECK (purpose IN ('deletion_notice', 'escalation', 'recipient_followup', 'rights_reminder', 'rights_escalation',
+                       'breach')),
   notice_id bigint,                                  -- the deletion notice, for those
   channel_id bigint,                                 -- NULL: an escalation to the legal contact
   kind text NOT NULL CHECK (kind IN ('webhook', 'email')),

@@ -115,6 +115,10 @@ BEGIN
     ('area_lookup_stage', ARRAY['staged_by'], 'staff_account', false, ARRAY['accountability'], '6(1)(f)', NULL, 'service_records', 'who staged it'),
     ('sharing_agreement', ARRAY['agreement_id', 'recipient', 'legal_gateway', 'reference', 'valid_from', 'valid_until', 'leaves_uk', 'transfer_safeguard', 'recorded_at'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'recipients'' sharing agreements'),
     ('sharing_agreement', ARRAY['approved_by', 'recorded_by'], 'staff_account', false, ARRAY['accountability'], '6(1)(f)', NULL, 'service_records', 'who approved and recorded it'),
+    ('breach', ARRAY['breach_id', 'aware_at', 'ico_deadline', 'nature', 'data_categories', 'people_approx', 'records_approx', 'likely_consequences', 'measures_taken', 'risk', 'risk_reasoning', 'recorded_at', 'closed_at'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'breaches: what happened, to how many, the risk (no one named)'),
+    ('breach', ARRAY['recorded_by'], 'staff_account', false, ARRAY['accountability'], '6(1)(c)', NULL, 'service_records', 'who recorded it'),
+    ('breach_member', ARRAY['controller_id', 'breach_id', 'told_at', 'report_to_ico', 'ico_reference', 'tell_people', 'decision_reason', 'decided_at'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'the members a breach affects and their decisions'),
+    ('breach_member', ARRAY['decided_by'], 'staff_account', false, ARRAY['accountability'], '6(1)(c)', NULL, 'service_records', 'who decided'),
     -- tables holding no personal data
     ('activity', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'outreach events: type, name, dates, delivering member'),
     ('activity_type', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'activity types'),

@@ -85,7 +85,8 @@ DROP FUNCTION outreach.export_block_add(internal, bigint, int, xid, text, bigint
 -- Reminders and escalations of rights requests (41_notifications.sql, 75_rights_reminders.sql).
 ALTER TABLE outreach.notice_delivery DROP CONSTRAINT notice_delivery_purpose_check,
   ADD CONSTRAINT notice_delivery_purpose_check
-    CHECK (purpose IN ('deletion_notice', 'escalation', 'recipient_followup', 'rights_reminder', 'rights_escalation'));
+    CHECK (purpose IN ('deletion_notice', 'escalation', 'recipient_followup', 'rights_reminder', 'rights_escalation',
+                       'breach'));
 ALTER TABLE outreach.recipient_followup ADD COLUMN cancelled_at timestamptz;
 
 -- Accountability: the data catalogue, members' lawful bases and the record of processing
@@ -149,3 +150,51 @@ CREATE TABLE outreach.sharing_agreement (
 CREATE INDEX sharing_agreement_recipient_idx ON outreach.sharing_agreement (recipient, valid_until);
 SELECT pg_catalog.pg_extension_config_dump('outreach.sharing_agreement', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.sharing_agreement', 'agreement_id')::pg_catalog.regclass, '');
+
+-- The breach register (83_breach_register.sql); the role outreach_security is created by
+-- 20_roles.sql.
+CREATE TABLE outreach.breach (
+  breach_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  aware_at timestamptz NOT NULL,
+  ico_deadline timestamptz NOT NULL,
+  nature text NOT NULL CHECK (length(btrim(nature)) BETWEEN 1 AND 2000),
+  data_categories text[] NOT NULL CHECK (cardinality(data_categories) BETWEEN 1 AND 20),
+  people_approx int NOT NULL CHECK (people_approx >= 0),
+  records_approx bigint NOT NULL CHECK (records_approx >= 0),
+  likely_consequences text NOT NULL CHECK (length(btrim(likely_consequences)) BETWEEN 1 AND 2000),
+  measures_taken text NOT NULL CHECK (length(btrim(measures_taken)) BETWEEN 1 AND 2000),
+  risk text NOT NULL CHECK (risk IN ('unlikely', 'risk', 'high_risk')),
+  risk_reasoning text NOT NULL CHECK (length(btrim(risk_reasoning)) BETWEEN 1 AND 2000),
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  recorded_by text NOT NULL,
+  closed_at timestamptz,
+  CONSTRAINT breach_aware_range CHECK (aware_at >= '2000-01-01 00:00:00+00' AND aware_at < '2200-01-01 00:00:00+00'),
+  CONSTRAINT breach_deadline CHECK (ico_deadline = aware_at + interval '72 hours')
+);
+CREATE TABLE outreach.breach_member (
+  controller_id int NOT NULL REFERENCES outreach.controller,
+  breach_id bigint NOT NULL REFERENCES outreach.breach ON DELETE CASCADE,
+  told_at timestamptz NOT NULL DEFAULT now(),
+  report_to_ico boolean,
+  ico_reference text CHECK (length(ico_reference) <= 100),
+  tell_people boolean,
+  decision_reason text CHECK (length(decision_reason) <= 2000),
+  decided_at timestamptz,
+  decided_by text,
+  PRIMARY KEY (controller_id, breach_id),
+  CONSTRAINT breach_member_decision CHECK ((report_to_ico IS NULL) = (decided_at IS NULL)
+                                           AND (report_to_ico IS NULL OR (tell_people IS NOT NULL AND decision_reason IS NOT NULL)))
+);
+CREATE INDEX breach_member_breach_idx ON outreach.breach_member (breach_id);
+SELECT pg_catalog.pg_extension_config_dump('outreach.breach', '');
+SELECT pg_catalog.pg_extension_config_dump('outreach.breach_member', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.breach', 'breach_id')::pg_catalog.regclass, '');
+ALTER TABLE outreach.breach_member ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.breach_member FORCE ROW LEVEL SECURITY;
+CREATE POLICY breach_member_read ON outreach.breach_member FOR SELECT
+  USING (outreach.controller_visible(controller_id, 'dpo') OR pg_has_role('outreach_security', 'MEMBER'));
+ALTER TABLE outreach.breach ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.breach FORCE ROW LEVEL SECURITY;
+CREATE POLICY breach_read ON outreach.breach FOR SELECT
+  USING (pg_has_role('outreach_security', 'MEMBER')
+         OR EXISTS (SELECT 1 FROM outreach.breach_member m WHERE m.breach_id = breach.breach_id));
