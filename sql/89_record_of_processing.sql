@@ -10,6 +10,8 @@ DECLARE
   r record;
   ids int[] := ARRAY(SELECT controller_id FROM outreach.controller WHERE code LIKE 'regress\_rop\_%');
 BEGIN
+  DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.audit_log WHERE controller_id = ANY (ids);
   DELETE FROM outreach.controller WHERE controller_id = ANY (ids);
   FOR r IN SELECT rolname FROM pg_catalog.pg_roles
            WHERE rolname LIKE 'regress\_rop\_%' OR rolname LIKE 'outreach\_regress\_rop\_%' ORDER BY 1 LOOP
@@ -107,6 +109,30 @@ RESET ROLE;
 -- What a member tells each person (subject access) now states the member's own bases.
 SET ROLE regress_rop_charity_dpo;
 SELECT outreach.processing_statement(:charity) -> 'lawful_bases' AS charity_bases;
+RESET ROLE;
+
+-- Reads on the record: support staff find a record through support_lookup, stating the purpose
+-- and the ticket; each look-up is in the member's audit log (who, why, which record), special
+-- categories are never returned; other roles, unknown purposes and a missing ticket are refused.
+CREATE ROLE regress_rop_support;
+GRANT outreach_support TO regress_rop_support;
+INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode, religion)
+VALUES (:uni, 'U-17', 'Ola', 'Nwosu', '2009-05-05', 'LS2 9JT', 'a-religion');
+SET ROLE regress_rop_support;
+SELECT external_ref, first_name, last_name, date_of_birth, postcode
+FROM outreach.support_lookup(:uni, 'member_support_request', 'SUP-4411', of_external_ref => 'U-17');
+SELECT regress.try(format($$SELECT count(*)::text FROM outreach.support_lookup(%s, 'curiosity', 'SUP-1', of_external_ref => 'U-17')$$, :uni)) AS no_purpose,
+       regress.try(format($$SELECT count(*)::text FROM outreach.support_lookup(%s, 'data_quality', ' ', of_external_ref => 'U-17')$$, :uni)) AS no_ticket,
+       regexp_replace(regress.try(format($$SELECT count(*)::text FROM outreach.support_lookup(%s, 'data_quality', 'SUP-2', of_external_ref => 'U-99')$$, :uni)), '[0-9]+$', 'N') AS unknown,
+       regress.try(format($$SELECT count(*)::text FROM outreach.support_lookup(%s, 'data_quality', 'SUP-2')$$, :uni)) AS no_record_named,
+       regress.try('SELECT count(*)::text FROM outreach.participant') AS blanket_select;
+RESET ROLE;
+SET ROLE regress_rop_staff;
+SELECT regress.try(format($$SELECT count(*)::text FROM outreach.support_lookup(%s, 'data_quality', 'SUP-3', of_external_ref => 'U-17')$$, :uni)) AS processor_staff;
+RESET ROLE;
+SET ROLE regress_rop_uni_dpo;
+SELECT action, acting_role, record ->> 'purpose' AS purpose, record ->> 'ticket' AS ticket, columns
+FROM outreach.audit_log WHERE action = 'support_read';
 RESET ROLE;
 
 SET client_min_messages = warning;

@@ -58,7 +58,7 @@ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 -- No application role may bypass row security: the extension's roles cannot log in and hold
 -- no attribute that would.
 SELECT rolname, rolcanlogin, rolsuper, rolbypassrls, rolcreaterole
-FROM pg_roles WHERE rolname IN ('outreach_processor', 'outreach_security', 'outreach_bi', 'outreach_daemon', 'outreach_reader',
+FROM pg_roles WHERE rolname IN ('outreach_processor', 'outreach_security', 'outreach_support', 'outreach_bi', 'outreach_daemon', 'outreach_reader',
                                 'outreach_writer', 'outreach_dpo', 'outreach_analyst')
 ORDER BY 1;
 

@@ -14,6 +14,7 @@ DECLARE
   wanted text[] := ARRAY[
     'outreach_processor',  -- the service itself: sees every controller's non-special data
     'outreach_security',   -- the service's security role: the breach register
+    'outreach_support',    -- the service's support staff: purpose-bound look-ups, each on the record
     'outreach_bi',         -- BI tools: aggregate views only
     'outreach_daemon',     -- outreachd: only the functions it calls
     'outreach_reader',     -- privileges shared by every controller's reader role

@@ -198,3 +198,9 @@ ALTER TABLE outreach.breach FORCE ROW LEVEL SECURITY;
 CREATE POLICY breach_read ON outreach.breach FOR SELECT
   USING (pg_has_role('outreach_security', 'MEMBER')
          OR EXISTS (SELECT 1 FROM outreach.breach_member m WHERE m.breach_id = breach.breach_id));
+
+-- Support staff's purpose-bound look-ups are audited (84_support_reads.sql).
+ALTER TABLE outreach.audit_log DROP CONSTRAINT audit_log_action_check,
+  ADD CONSTRAINT audit_log_action_check CHECK (action IN ('insert', 'update', 'delete', 'read_special', 'unmark',
+                                                          'confirm_deletion', 'erasure', 'find_subject', 'reinstate',
+                                                          'lift_restriction', 'support_read'));
