@@ -3,7 +3,7 @@
 -- records who looked, why and what in that member's audit log, instead of a blanket SELECT.
 -- The processor role keeps its reads for the service's own machinery; staff get
 -- outreach_support, not outreach_processor (README, "Accountability"), and every statement of
--- any role can also be logged through pgaudit (to come: issue 17).
+-- any role can also be logged through pgaudit (docs/pgaudit.md).
 
 CREATE OR REPLACE FUNCTION outreach.support_lookup(controller_id int, purpose text, ticket text,
                                                    of_participant bigint DEFAULT NULL, of_external_ref text DEFAULT NULL)
