@@ -181,6 +181,22 @@ SELECT count(outreach.record_sharing_agreement(name, 'test gateway', 'TEST-' || 
          AS agreements_renewed
 FROM outreach.recipient_definition WHERE shipped AND name IN ('dfe', 'esfa', 'hesa');
 SELECT recipient, (outreach.agreement_in_force(recipient)).reference AS in_force FROM (VALUES ('dfe'), ('esfa'), ('hesa'), ('ucas')) AS r(recipient) ORDER BY 1;
+-- An agreement ended early (by the DBA, with a reason) stops exports from the day after; one
+-- that ends while an export is being built stops its finish (nothing recorded).
+SET ROLE regress_lk_daemon;
+SELECT export_id AS ucas_building, row_count AS ucas_building_rows FROM outreach.export_begin('ucas', '2025-10-01') \gset
+RESET ROLE;
+SELECT agreement_id AS ucas_agreement FROM outreach.sharing_agreement WHERE reference = 'UCAS-2026' \gset
+SELECT regress.try(format($$SELECT outreach.end_sharing_agreement(%s, current_date - 1, ' ')::text$$, :ucas_agreement)) AS no_reason,
+       regexp_replace(regress.try(format($$SELECT outreach.end_sharing_agreement(%s, current_date + 400, 'x')::text$$, :ucas_agreement)), '[0-9]{4}-[0-9]{2}-[0-9]{2}', 'DATE', 'g') AS after_its_end;
+SELECT outreach.end_sharing_agreement(:ucas_agreement, current_date - 1, 'UCAS withdrew the agreement');
+SELECT regexp_replace(regress.try(format($$SELECT outreach.end_sharing_agreement(%s, current_date - 1, 'again')::text$$, :ucas_agreement)), '([0-9]{4}-[0-9]{2}-[0-9]{2}|agreement [0-9]+)', 'X', 'g') AS again;
+SET ROLE regress_lk_daemon;
+SELECT regexp_replace(regress.lk_try(format('SELECT outreach.export_finish(%s, %L, %s)::text', :ucas_building, repeat('6', 64), :ucas_building_rows)), '[0-9]{4}-[0-9]{2}-[0-9]{2}', 'DATE') AS finish_after_the_end,
+       regexp_replace(regress.lk_try($$SELECT export_id::text FROM outreach.export_begin('ucas', '2025-10-01')$$), '[0-9]{4}-[0-9]{2}-[0-9]{2}', 'DATE') AS begin_after_the_end;
+SELECT outreach.export_abandon(:ucas_building, 'agreement ended');
+RESET ROLE;
+SELECT outreach.record_sharing_agreement('ucas', 'test gateway', 'TEST-ucas', 'the tests', current_date, current_date + 365) > 0 AS ucas_renewed;
 
 -----------------------------------------------------------------------------------------------
 -- Participants: two members, every reason to be left out of an export

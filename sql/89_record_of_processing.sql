@@ -37,6 +37,8 @@ SELECT regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university
        regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(f)', 'Z1234567', 'dpo@uni.example')::text$$, :uni)) AS university_legitimate_interests,
        regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(e)', 'Z1234567', 'dpo@uni.example', '9(2)(z)')::text$$, :uni)) AS unknown_art9,
        regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(e)', '1234567', 'dpo@uni.example')::text$$, :uni)) AS bad_ico_number,
+       regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(e)', 'Z1234567', E'dpo@uni.example\nico_registration: Z9999999')::text$$, :uni)) AS contact_with_a_new_line,
+       regress.try(format($$SELECT outreach.set_processing_basis(%s, 'university', '6(1)(e)', 'Z1234567', E'dpo@uni.example \u202e')::text$$, :uni)) AS contact_with_a_direction_change,
        regexp_replace(regress.try(format($$SELECT outreach.set_processing_basis(%s, 'charity', '6(1)(f)', 'ZA123456', 'x')::text$$, :charity)), '[0-9]+$', 'N') AS other_member;
 SELECT outreach.set_processing_basis(:uni, 'university', '6(1)(e)', 'Z1234567', 'dpo@uni.example');
 RESET ROLE;

@@ -462,6 +462,9 @@ BEGIN
   IF sha256 IS NULL OR sha256 !~ '^[0-9a-f]{64}$' THEN
     RAISE EXCEPTION 'sha256 must be 64 lower-case hexadecimal digits' USING ERRCODE = '22023';
   END IF;
+  -- The agreement must still be in force when the file is handed over (it may have ended
+  -- since the export began): else nothing is recorded and the daemon removes the file.
+  PERFORM outreach.require_agreement(e.recipient);
   IF row_count IS DISTINCT FROM e.row_count THEN
     RAISE EXCEPTION 'export % staged % rows, not %', export_id, e.row_count, coalesce(row_count::text, 'NULL')
       USING ERRCODE = '22023', HINT = 'The file must hold every staged row (the header not counted).';

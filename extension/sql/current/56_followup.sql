@@ -118,6 +118,12 @@ BEGIN
     SELECT jsonb_build_object(
              'type', 'recipient_followup', 'batch_id', b, 'controller', c.code,
              'recipient', g.recipient, 'recipient_title', (SELECT r.title FROM outreach.recipient r WHERE r.name = g.recipient),
+             -- whether its next export will carry the erasures, withdrawals and restrictions
+             'in_next_file', EXISTS (SELECT 1 FROM outreach.recipient r
+                                     JOIN outreach.recipient_layout_column lc ON lc.recipient = r.name AND lc.kind = 'export'
+                                                                              AND lc.version = r.export_layout
+                                     WHERE r.name = g.recipient AND r.enabled AND lc.field = 'record_action')
+                             AND (outreach.agreement_in_force(g.recipient)).agreement_id IS NOT NULL,
              'counts', jsonb_build_object('rectification', fb.rectifications, 'erasure', fb.erasures,
                                           'restriction', fb.restrictions, 'withdrawal', fb.withdrawals),
              'items', (SELECT jsonb_agg(jsonb_build_object('reference', f.reference, 'participant_id', f.participant_id,
@@ -136,9 +142,11 @@ BEGIN
       format(E'%s participant records of your organisation that were sent to %s (%s) have since been '
              'rectified (%s), erased (%s), restricted (%s) or withdrawn (%s).\n'
              'UK GDPR Art. 19: the recipient must be told. Rectified records go to it again with the next export;\n'
-             'erasures, withdrawals and restrictions go in it too when its layout has a record_action column,\n'
-             'else they must be passed on with the references listed.\n'
-             'The list is in outreach.recipient_followup (batch %s) for your data-protection officer.\n',
+             || CASE WHEN (body ->> 'in_next_file')::boolean
+                     THEN E'erasures, withdrawals and restrictions go in its next file too (its layout has a record_action column).\n'
+                     ELSE E'erasures, withdrawals and restrictions must be passed on with the references listed (its layout has\n'
+                          'no record_action column, or it has no sharing agreement in force, so no file goes to it now).\n' END
+             || E'The list is in outreach.recipient_followup (batch %s) for your data-protection officer.\n',
              cardinality(g.ids), body ->> 'recipient_title', g.recipient, body #>> '{counts,rectification}',
              body #>> '{counts,erasure}', body #>> '{counts,restriction}', body #>> '{counts,withdrawal}', b));
     UPDATE outreach.recipient_followup_batch fb SET deliveries = coalesce(sent, 0)

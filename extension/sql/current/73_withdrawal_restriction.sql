@@ -206,11 +206,12 @@ REVOKE EXECUTE ON FUNCTION outreach.participant_rights_state(int, bigint[]) FROM
 COMMENT ON FUNCTION outreach.participant_rights_state(int, bigint[]) IS
   'what withdraw_participant and restrict_participant return: each person''s withdrawal, restriction and retention state';
 
--- Withdrawal: recorded now (a withdrawal recorded before stays as it was), which marks each
--- record (participant_withdrawal_mark) and queues the recipients' follow-ups. request_id ties
--- it to the register (a withdrawal or objection request of the member), and is audited.
-CREATE OR REPLACE FUNCTION outreach.withdraw_participant(controller_id int, participant_ids bigint[],
-                                                         request_id bigint DEFAULT NULL)
+-- Withdrawal and restriction, recorded now (one recorded before stays as it was), for
+-- withdraw_participant and restrict_participant. A withdrawal marks each record
+-- (participant_withdrawal_mark); both queue the recipients' follow-ups. request_id ties the
+-- change to the register (a request of a fitting kind) and is audited with it.
+CREATE OR REPLACE FUNCTION outreach.set_participant_flag(controller_id int, participant_ids bigint[], request_id bigint,
+                                                         flag text)
 RETURNS TABLE (participant_id bigint, withdrawn_at timestamptz, restricted_at timestamptz, retention_status text,
                notice_id bigint, confirm_by timestamptz)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -219,59 +220,58 @@ AS $$
 #variable_conflict use_column
 DECLARE
   ids bigint[];
+  withdrawing boolean := flag = 'withdrawn';
 BEGIN
-  ids := outreach.require_own_participants(withdraw_participant.controller_id, withdraw_participant.participant_ids,
-                                           'withdraw');
-  PERFORM outreach.rights_request_for_kinds(withdraw_participant.controller_id, withdraw_participant.request_id,
-                                            ARRAY['withdrawal', 'objection', 'erasure']);
-  UPDATE outreach.participant p SET withdrawn_at = now()
-  WHERE p.controller_id = withdraw_participant.controller_id AND p.participant_id = ANY (ids) AND p.withdrawn_at IS NULL;
+  ids := outreach.require_own_participants(set_participant_flag.controller_id, set_participant_flag.participant_ids,
+                                           CASE WHEN withdrawing THEN 'withdraw' ELSE 'restrict' END);
+  PERFORM outreach.rights_request_for_kinds(set_participant_flag.controller_id, set_participant_flag.request_id,
+                                            CASE WHEN withdrawing THEN ARRAY['withdrawal', 'objection', 'erasure']
+                                                 ELSE ARRAY['restriction', 'objection', 'rectification'] END);
+  IF withdrawing THEN
+    UPDATE outreach.participant p SET withdrawn_at = now()
+    WHERE p.controller_id = set_participant_flag.controller_id AND p.participant_id = ANY (ids) AND p.withdrawn_at IS NULL;
+  ELSE
+    UPDATE outreach.participant p SET restricted_at = now()
+    WHERE p.controller_id = set_participant_flag.controller_id AND p.participant_id = ANY (ids) AND p.restricted_at IS NULL;
+  END IF;
   INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
-  SELECT withdraw_participant.controller_id, session_user, outreach.invoking_role()::text, 'update', 'participant',
-         jsonb_build_object('participant_id', id, 'request_id', withdraw_participant.request_id), ARRAY['withdrawn_at']
+  SELECT set_participant_flag.controller_id, session_user, outreach.invoking_role()::text, 'update', 'participant',
+         jsonb_build_object('participant_id', id, 'request_id', set_participant_flag.request_id),
+         ARRAY[CASE WHEN withdrawing THEN 'withdrawn_at' ELSE 'restricted_at' END]
   FROM unnest(ids) AS id
-  WHERE withdraw_participant.request_id IS NOT NULL;
-  RETURN QUERY SELECT * FROM outreach.participant_rights_state(withdraw_participant.controller_id, ids);
+  WHERE set_participant_flag.request_id IS NOT NULL;
+  RETURN QUERY SELECT * FROM outreach.participant_rights_state(set_participant_flag.controller_id, ids);
 EXCEPTION WHEN OTHERS THEN
-  PERFORM outreach.log_refusal('withdraw_participant', withdraw_participant.controller_id, SQLSTATE);
+  PERFORM outreach.log_refusal(CASE WHEN flag = 'withdrawn' THEN 'withdraw_participant' ELSE 'restrict_participant' END,
+                               set_participant_flag.controller_id, SQLSTATE);
   RAISE;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION outreach.set_participant_flag(int, bigint[], bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.set_participant_flag(int, bigint[], bigint, text) IS
+  'withdraw_participant() and restrict_participant(): records withdrawn_at or restricted_at now, audited with the request';
+
+CREATE OR REPLACE FUNCTION outreach.withdraw_participant(controller_id int, participant_ids bigint[],
+                                                         request_id bigint DEFAULT NULL)
+RETURNS TABLE (participant_id bigint, withdrawn_at timestamptz, restricted_at timestamptz, retention_status text,
+               notice_id bigint, confirm_by timestamptz)
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM outreach.set_participant_flag(controller_id, participant_ids, request_id, 'withdrawn') $$;
 REVOKE EXECUTE ON FUNCTION outreach.withdraw_participant(int, bigint[], bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outreach.withdraw_participant(int, bigint[], bigint) TO outreach_writer, outreach_dpo;
 COMMENT ON FUNCTION outreach.withdraw_participant(int, bigint[], bigint) IS
   'records a withdrawal now: out of exports, sharing and aggregates at once, marked for deletion on the day''s withdrawal notice, recipients followed up';
 
--- Restriction: recorded now; the record is kept (no sweep, confirmation or erasure deletes it)
--- and left out of exports, sharing and aggregates until the DPO lifts it (lift_restriction).
+-- Restriction: the record is kept (no sweep, confirmation or erasure deletes it) and left out
+-- of exports, sharing and aggregates until the DPO lifts it (lift_restriction).
 CREATE OR REPLACE FUNCTION outreach.restrict_participant(controller_id int, participant_ids bigint[],
                                                          request_id bigint DEFAULT NULL)
 RETURNS TABLE (participant_id bigint, withdrawn_at timestamptz, restricted_at timestamptz, retention_status text,
                notice_id bigint, confirm_by timestamptz)
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-  ids bigint[];
-BEGIN
-  ids := outreach.require_own_participants(restrict_participant.controller_id, restrict_participant.participant_ids,
-                                           'restrict');
-  PERFORM outreach.rights_request_for_kinds(restrict_participant.controller_id, restrict_participant.request_id,
-                                            ARRAY['restriction', 'objection', 'rectification']);
-  UPDATE outreach.participant p SET restricted_at = now()
-  WHERE p.controller_id = restrict_participant.controller_id AND p.participant_id = ANY (ids) AND p.restricted_at IS NULL;
-  INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record, columns)
-  SELECT restrict_participant.controller_id, session_user, outreach.invoking_role()::text, 'update', 'participant',
-         jsonb_build_object('participant_id', id, 'request_id', restrict_participant.request_id), ARRAY['restricted_at']
-  FROM unnest(ids) AS id
-  WHERE restrict_participant.request_id IS NOT NULL;
-  RETURN QUERY SELECT * FROM outreach.participant_rights_state(restrict_participant.controller_id, ids);
-EXCEPTION WHEN OTHERS THEN
-  PERFORM outreach.log_refusal('restrict_participant', restrict_participant.controller_id, SQLSTATE);
-  RAISE;
-END
-$$;
+AS $$ SELECT * FROM outreach.set_participant_flag(controller_id, participant_ids, request_id, 'restricted') $$;
 REVOKE EXECUTE ON FUNCTION outreach.restrict_participant(int, bigint[], bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outreach.restrict_participant(int, bigint[], bigint) TO outreach_writer, outreach_dpo;
 COMMENT ON FUNCTION outreach.restrict_participant(int, bigint[], bigint) IS

@@ -54,8 +54,11 @@ BEGIN
   IF ico_registration IS NULL OR ico_registration !~ '^Z[A-Z0-9][0-9]{6}$' THEN
     RAISE EXCEPTION 'an ICO registration number is Z and seven characters, e.g. Z1234567 or ZA123456' USING ERRCODE = '22023';
   END IF;
-  IF dpo_contact IS NULL OR length(btrim(dpo_contact)) NOT BETWEEN 1 AND 200 THEN
-    RAISE EXCEPTION 'the DPO contact is 1 to 200 characters' USING ERRCODE = '22023';
+  -- One line of printable text: no control or direction-changing characters, which could
+  -- make the record show what the member did not write.
+  IF dpo_contact IS NULL OR length(btrim(dpo_contact)) NOT BETWEEN 1 AND 200
+     OR dpo_contact ~ '[[:cntrl:]\u200e\u200f\u202a-\u202e\u2066-\u2069]' THEN
+    RAISE EXCEPTION 'the DPO contact is 1 to 200 printable characters on one line' USING ERRCODE = '22023';
   END IF;
   INSERT INTO outreach.controller_processing AS p (controller_id, organisation_kind, lawful_basis, art9_condition,
                                                    ico_registration, dpo_contact, recorded_by)
@@ -65,6 +68,9 @@ BEGIN
     SET organisation_kind = EXCLUDED.organisation_kind, lawful_basis = EXCLUDED.lawful_basis,
         art9_condition = EXCLUDED.art9_condition, ico_registration = EXCLUDED.ico_registration,
         dpo_contact = EXCLUDED.dpo_contact, recorded_at = now(), recorded_by = EXCLUDED.recorded_by;
+EXCEPTION WHEN OTHERS THEN
+  PERFORM outreach.log_refusal('set_processing_basis', set_processing_basis.controller_id, SQLSTATE);
+  RAISE;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.set_processing_basis(int, text, text, text, text, text) FROM PUBLIC;

@@ -16,7 +16,11 @@ CREATE TABLE outreach.sharing_agreement (
   transfer_safeguard text CHECK (length(transfer_safeguard) <= 500),
   recorded_at timestamptz NOT NULL DEFAULT now(),
   recorded_by text NOT NULL DEFAULT session_user,
+  ended_on date,                                     -- ended early: the last day it was in force
+  ended_by text,
+  end_reason text CHECK (length(end_reason) <= 500),
   CONSTRAINT sharing_agreement_dates CHECK (valid_until >= valid_from),
+  CONSTRAINT sharing_agreement_ended CHECK ((ended_on IS NULL) = (ended_by IS NULL) AND (ended_on IS NULL) = (end_reason IS NULL)),
   CONSTRAINT sharing_agreement_dates_finite CHECK (valid_from >= DATE '1990-01-01' AND valid_until <= DATE '2200-01-01'),
   CONSTRAINT sharing_agreement_safeguard CHECK (NOT leaves_uk OR coalesce(length(btrim(transfer_safeguard)), 0) > 0)
 );
@@ -59,6 +63,38 @@ REVOKE EXECUTE ON FUNCTION outreach.record_sharing_agreement(text, text, text, t
 COMMENT ON FUNCTION outreach.record_sharing_agreement(text, text, text, text, date, date, boolean, text) IS
   'records a recipient''s sharing agreement (the service''s DBA); an end before the start is 23514; returns its id';
 
+-- Ends an agreement early (withdrawn, breached, superseded): in force up to and including
+-- ended_on, kept as it was agreed. The service's DBA, with a reason.
+CREATE OR REPLACE FUNCTION outreach.end_sharing_agreement(agreement_id bigint, ended_on date, reason text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  a outreach.sharing_agreement;
+BEGIN
+  SELECT * INTO a FROM outreach.sharing_agreement x WHERE x.agreement_id = end_sharing_agreement.agreement_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'sharing agreement % not found', agreement_id USING ERRCODE = '42704';
+  END IF;
+  IF a.ended_on IS NOT NULL THEN
+    RAISE EXCEPTION 'sharing agreement % ended already, on %', agreement_id, a.ended_on USING ERRCODE = '55000';
+  END IF;
+  IF ended_on IS NULL OR NOT isfinite(ended_on) OR ended_on < a.valid_from - 1 OR ended_on > a.valid_until THEN
+    RAISE EXCEPTION 'ended_on must fall within the agreement (% to %), or be the day before it starts', a.valid_from,
+                    a.valid_until USING ERRCODE = '22023';
+  END IF;
+  IF reason IS NULL OR length(btrim(reason)) NOT BETWEEN 1 AND 500 THEN
+    RAISE EXCEPTION 'ending an agreement needs a reason of 1 to 500 characters' USING ERRCODE = '22023';
+  END IF;
+  UPDATE outreach.sharing_agreement x
+  SET ended_on = end_sharing_agreement.ended_on, ended_by = outreach.invoking_role()::text, end_reason = btrim(reason)
+  WHERE x.agreement_id = end_sharing_agreement.agreement_id;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION outreach.end_sharing_agreement(bigint, date, text) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.end_sharing_agreement(bigint, date, text) IS
+  'ends a sharing agreement early (the service''s DBA, with a reason): in force up to and including ended_on';
+
 -- The agreement in force for a recipient on a day (the latest to end, when several are).
 CREATE OR REPLACE FUNCTION outreach.agreement_in_force(recipient text, on_day date DEFAULT NULL)
 RETURNS outreach.sharing_agreement
@@ -67,7 +103,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT a.* FROM outreach.sharing_agreement a
   WHERE a.recipient = agreement_in_force.recipient
-    AND coalesce(on_day, (now() AT TIME ZONE 'Europe/London')::date) BETWEEN a.valid_from AND a.valid_until
+    AND coalesce(on_day, (now() AT TIME ZONE 'Europe/London')::date)
+        BETWEEN a.valid_from AND least(a.valid_until, coalesce(a.ended_on, a.valid_until))
   ORDER BY a.valid_until DESC, a.agreement_id DESC LIMIT 1
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.agreement_in_force(text, date) FROM PUBLIC;
@@ -88,7 +125,8 @@ BEGIN
     RETURN;
   END IF;
   SELECT a.* INTO last FROM outreach.sharing_agreement a WHERE a.recipient = require_agreement.recipient
-  ORDER BY a.valid_until DESC LIMIT 1;
+  ORDER BY least(a.valid_until, coalesce(a.ended_on, a.valid_until)) DESC LIMIT 1;
+  last.valid_until := least(last.valid_until, coalesce(last.ended_on, last.valid_until));
   IF last.agreement_id IS NULL THEN
     RAISE EXCEPTION 'recipient "%" has no sharing agreement: nothing is sent to it', recipient USING ERRCODE = '55000',
       HINT = 'Record it with outreach.record_sharing_agreement(recipient, legal_gateway, reference, approved_by, valid_from, valid_until).';

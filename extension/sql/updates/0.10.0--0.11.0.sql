@@ -143,7 +143,11 @@ CREATE TABLE outreach.sharing_agreement (
   transfer_safeguard text CHECK (length(transfer_safeguard) <= 500),
   recorded_at timestamptz NOT NULL DEFAULT now(),
   recorded_by text NOT NULL DEFAULT session_user,
+  ended_on date,                                     -- ended early: the last day it was in force
+  ended_by text,
+  end_reason text CHECK (length(end_reason) <= 500),
   CONSTRAINT sharing_agreement_dates CHECK (valid_until >= valid_from),
+  CONSTRAINT sharing_agreement_ended CHECK ((ended_on IS NULL) = (ended_by IS NULL) AND (ended_on IS NULL) = (end_reason IS NULL)),
   CONSTRAINT sharing_agreement_dates_finite CHECK (valid_from >= DATE '1990-01-01' AND valid_until <= DATE '2200-01-01'),
   CONSTRAINT sharing_agreement_safeguard CHECK (NOT leaves_uk OR coalesce(length(btrim(transfer_safeguard)), 0) > 0)
 );
