@@ -30,6 +30,8 @@ ALLOWED_RELATIONS = {
     "recipient", "recipient_definition", "recipient_layout", "recipient_layout_column", "retention_policy",
     # retention counts, rounded for a role that reads no rows (checked below)
     "retention_summary", "retention_forecast",
+    # the data catalogue: which columns of the schema hold what kind of data (no data itself)
+    "data_catalogue",
 }
 # SECURITY DEFINER functions it may execute: each returns aggregates or its own access.
 ALLOWED_DEFINER_FUNCTIONS = {

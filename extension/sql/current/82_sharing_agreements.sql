@@ -30,7 +30,8 @@ COMMENT ON TABLE outreach.sharing_agreement IS
 SELECT pg_catalog.pg_extension_config_dump('outreach.sharing_agreement', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('outreach.sharing_agreement', 'agreement_id')::pg_catalog.regclass, '');
 REVOKE ALL ON outreach.sharing_agreement FROM PUBLIC;
-GRANT SELECT ON outreach.sharing_agreement TO outreach_reader, outreach_analyst, outreach_dpo, outreach_processor, outreach_daemon;
+-- (the members' DPOs, the service and its daemon; not analysts or BI tools: it names staff)
+GRANT SELECT ON outreach.sharing_agreement TO outreach_dpo, outreach_processor, outreach_daemon;
 
 -- Records an agreement (the service's DBA). Returns its id.
 CREATE OR REPLACE FUNCTION outreach.record_sharing_agreement(recipient text, legal_gateway text, reference text,
@@ -108,8 +109,7 @@ AS $$
   ORDER BY a.valid_until DESC, a.agreement_id DESC LIMIT 1
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.agreement_in_force(text, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION outreach.agreement_in_force(text, date)
-  TO outreach_reader, outreach_analyst, outreach_dpo, outreach_processor, outreach_daemon;
+GRANT EXECUTE ON FUNCTION outreach.agreement_in_force(text, date) TO outreach_dpo, outreach_processor, outreach_daemon;
 COMMENT ON FUNCTION outreach.agreement_in_force(text, date) IS
   'the sharing agreement of a recipient in force on a day (today in the UK by default), or NULL';
 
