@@ -61,7 +61,13 @@ class SweepJob final : public Job {
     if (!outcome.stopped) co_await ctx.sql("SELECT outreach.retention_run_finish($1)", run);
     auto r = co_await ctx.sql("SELECT rows_marked, rows_skipped FROM outreach.retention_run WHERE run_id = $1", run);
     outcome.rows = r.int64(0, 0);
-    outcome.detail = fmt::format("retention run {}: {} marked, {} skipped", run, r.int64(0, 0), r.int64(0, 1));
+    // Then the service's own records past their periods (audit trail, tombstones, ledger,
+    // notices, import errors), leaving counts.
+    std::int64_t swept = 0;
+    if (!outcome.stopped)
+      swept = co_await fenced_batch(ctx, "SELECT outreach.sweep_service_records(coalesce($1::date, current_date))", as_of);
+    outcome.detail = fmt::format("retention run {}: {} marked, {} skipped; {} service records swept", run, r.int64(0, 0),
+                                 r.int64(0, 1), swept);
     co_return outcome;
   }
 };

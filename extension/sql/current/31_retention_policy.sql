@@ -20,7 +20,12 @@ CREATE TABLE outreach.retention_policy (
   legal_contact text,
   updated_at timestamptz NOT NULL DEFAULT now(),
   -- a withdrawal is marked for deletion at once, to be confirmed within these days
-  withdrawal_confirm_days int NOT NULL DEFAULT 14 CHECK (withdrawal_confirm_days BETWEEN 1 AND 90)
+  withdrawal_confirm_days int NOT NULL DEFAULT 14 CHECK (withdrawal_confirm_days BETWEEN 1 AND 90),
+  -- how long the member's records about its records are kept (36_service_records.sql)
+  audit_trail_years int NOT NULL DEFAULT 6 CHECK (audit_trail_years BETWEEN 1 AND 50),
+  tombstone_years int NOT NULL DEFAULT 6 CHECK (tombstone_years BETWEEN 1 AND 50),
+  ledger_years int NOT NULL DEFAULT 16 CHECK (ledger_years BETWEEN 1 AND 50),
+  notice_days int NOT NULL DEFAULT 90 CHECK (notice_days BETWEEN 7 AND 3650)
 );
 COMMENT ON TABLE outreach.retention_policy IS 'each controller''s retention periods and deletion cycle';
 SELECT pg_catalog.pg_extension_config_dump('outreach.retention_policy', '');
@@ -56,7 +61,8 @@ CREATE OR REPLACE FUNCTION outreach.set_retention_policy(
     attendance_window_years int DEFAULT NULL, nation text DEFAULT NULL,
     confirm_by_month int DEFAULT NULL, confirm_by_time time DEFAULT NULL,
     min_response_days int DEFAULT NULL, grace_days int DEFAULT NULL, legal_contact text DEFAULT NULL,
-    withdrawal_confirm_days int DEFAULT NULL)
+    withdrawal_confirm_days int DEFAULT NULL, audit_trail_years int DEFAULT NULL, tombstone_years int DEFAULT NULL,
+    ledger_years int DEFAULT NULL, notice_days int DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, outreach, pg_temp
@@ -92,6 +98,12 @@ BEGIN
   IF withdrawal_confirm_days NOT BETWEEN 1 AND 90 THEN
     RAISE EXCEPTION 'withdrawal_confirm_days must be between 1 and 90, not %', withdrawal_confirm_days USING ERRCODE = '22023';
   END IF;
+  IF audit_trail_years NOT BETWEEN 1 AND 50 OR tombstone_years NOT BETWEEN 1 AND 50 OR ledger_years NOT BETWEEN 1 AND 50 THEN
+    RAISE EXCEPTION 'audit_trail_years, tombstone_years and ledger_years are between 1 and 50' USING ERRCODE = '22023';
+  END IF;
+  IF notice_days NOT BETWEEN 7 AND 3650 THEN
+    RAISE EXCEPTION 'notice_days must be between 7 and 3650, not %', notice_days USING ERRCODE = '22023';
+  END IF;
   UPDATE outreach.retention_policy p SET
     long_track_years = coalesce(set_retention_policy.long_track_years, p.long_track_years),
     short_track_years = coalesce(set_retention_policy.short_track_years, p.short_track_years),
@@ -103,12 +115,16 @@ BEGIN
     grace_days = coalesce(set_retention_policy.grace_days, p.grace_days),
     legal_contact = coalesce(set_retention_policy.legal_contact, p.legal_contact),
     withdrawal_confirm_days = coalesce(set_retention_policy.withdrawal_confirm_days, p.withdrawal_confirm_days),
+    audit_trail_years = coalesce(set_retention_policy.audit_trail_years, p.audit_trail_years),
+    tombstone_years = coalesce(set_retention_policy.tombstone_years, p.tombstone_years),
+    ledger_years = coalesce(set_retention_policy.ledger_years, p.ledger_years),
+    notice_days = coalesce(set_retention_policy.notice_days, p.notice_days),
     updated_at = now()
   WHERE p.controller_id = cid;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text, int) FROM PUBLIC;
-COMMENT ON FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text, int) IS
+REVOKE EXECUTE ON FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text, int, int, int, int, int) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text, int, int, int, int, int) IS
   'changes a controller''s retention policy (only the values given); rejects absurd values with 22023';
 
 -- The deletion cycle: which cycle a record marked on a date belongs to, and by when its

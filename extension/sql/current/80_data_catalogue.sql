@@ -97,7 +97,7 @@ BEGIN
     ('controller', ARRAY['dpo_contact', 'legal_contact'], 'staff_contact', false, ARRAY['service_operation', 'accountability'], '6(1)(f)', NULL, 'service_records', 'the member''s DPO and legal contacts'),
     ('controller_processing', ARRAY['controller_id', 'organisation_kind', 'lawful_basis', 'art9_condition', 'ico_registration', 'recorded_at'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'the member''s lawful bases and ICO registration'),
     ('controller_processing', ARRAY['dpo_contact', 'recorded_by'], 'staff_contact', false, ARRAY['accountability'], '6(1)(c)', NULL, 'service_records', 'the member''s DPO, and who recorded the bases'),
-    ('retention_policy', ARRAY['controller_id', 'long_track_years', 'short_track_years', 'attendance_window_years', 'nation', 'cycle_month', 'cycle_day', 'confirm_by_month', 'confirm_by_time', 'time_zone', 'min_response_days', 'grace_days', 'updated_at', 'withdrawal_confirm_days'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'the member''s retention policy'),
+    ('retention_policy', ARRAY['controller_id', 'long_track_years', 'short_track_years', 'attendance_window_years', 'nation', 'cycle_month', 'cycle_day', 'confirm_by_month', 'confirm_by_time', 'time_zone', 'min_response_days', 'grace_days', 'updated_at', 'withdrawal_confirm_days', 'audit_trail_years', 'tombstone_years', 'ledger_years', 'notice_days'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'the member''s retention policy'),
     ('retention_policy', ARRAY['legal_contact'], 'staff_contact', false, ARRAY['retention'], '6(1)(f)', NULL, 'service_records', 'who is told of missed deadlines'),
     ('notification_channel', ARRAY['controller_id', 'channel_id', 'kind', 'enabled', 'created_at'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'how a member receives notices'),
     ('notification_channel', ARRAY['target'], 'staff_contact', false, ARRAY['service_operation'], '6(1)(f)', NULL, 'service_records', 'a webhook URL or email address'),
@@ -143,6 +143,8 @@ BEGIN
     ('deletion_notice', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'counts and deadlines of deletion notices'),
     ('recipient_followup_batch', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'counts of follow-up notices'),
     ('delivery_attempt', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'attempts to deliver notices'),
+    ('service_retention', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'how long the service keeps its own records'),
+    ('swept_records', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'counts of the service''s records removed when due'),
     ('data_catalogue', ARRAY['*'], 'none', false, ARRAY[]::text[], NULL, NULL, NULL, 'this catalogue')
   ) AS v(t, cols, category, special, purposes, basis, art9, retention, description)
   CROSS JOIN LATERAL unnest(v.cols) AS c;

@@ -104,12 +104,12 @@ AS $$
     WHEN 'retention' THEN CASE key
       WHEN 'participant_policy' THEN 'the member''s retention policy (see its time limits)'
       WHEN 'with_participant' THEN 'deleted with the participant''s record'
-      WHEN 'ledger' THEN 'kept, pseudonymous, as the record of what was disclosed'
+      WHEN 'ledger' THEN 'kept, pseudonymous, as the record of what was disclosed, for the policy''s ledger_years after the export'
       WHEN 'rights_register' THEN 'kept as the register of requests'
-      WHEN 'audit_trail' THEN 'kept as the audit trail'
+      WHEN 'audit_trail' THEN 'kept as the audit trail for the policy''s audit_trail_years, then only counted'
       WHEN 'staging' THEN 'minutes: removed when the export or sweep ends'
-      WHEN 'service_records' THEN 'kept with the service''s operational records'
-      WHEN 'tombstone' THEN 'kept as the record of a deletion, with no personal data' END END
+      WHEN 'service_records' THEN 'kept with the service''s operational records (delivered notices for the policy''s notice_days, import error lines for the service''s import_error_days)'
+      WHEN 'tombstone' THEN 'kept as the record of a deletion, with no personal data, for the policy''s tombstone_years' END END
 $$;
 COMMENT ON FUNCTION outreach.catalogue_words(text, text) IS 'the words for a data catalogue key (purpose, basis, art9, retention)';
 

@@ -13,6 +13,34 @@ DROP FUNCTION outreach.participant_due_on(outreach.participant, outreach.retenti
 DROP FUNCTION outreach.participant_retention(outreach.participant, outreach.retention_policy, date);
 ALTER TABLE outreach.retention_policy ADD COLUMN withdrawal_confirm_days int NOT NULL DEFAULT 14
   CHECK (withdrawal_confirm_days BETWEEN 1 AND 90);
+-- How long the service's records about each member's records are kept (36_service_records.sql).
+ALTER TABLE outreach.retention_policy
+  ADD COLUMN audit_trail_years int NOT NULL DEFAULT 6 CHECK (audit_trail_years BETWEEN 1 AND 50),
+  ADD COLUMN tombstone_years int NOT NULL DEFAULT 6 CHECK (tombstone_years BETWEEN 1 AND 50),
+  ADD COLUMN ledger_years int NOT NULL DEFAULT 16 CHECK (ledger_years BETWEEN 1 AND 50),
+  ADD COLUMN notice_days int NOT NULL DEFAULT 90 CHECK (notice_days BETWEEN 7 AND 3650);
+CREATE TABLE outreach.service_retention (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  import_error_days int NOT NULL DEFAULT 90 CHECK (import_error_days BETWEEN 7 AND 3650),
+  subject_lookup_years int NOT NULL DEFAULT 6 CHECK (subject_lookup_years BETWEEN 1 AND 50),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('outreach.service_retention', '');
+CREATE TABLE outreach.swept_records (
+  controller_id int,
+  kind text COLLATE "C" NOT NULL CHECK (kind IN ('audit_log', 'tombstone', 'ledger', 'notice_delivery',
+                                                  'outcome_import_error', 'subject_lookup')),
+  month date NOT NULL,
+  records bigint NOT NULL CHECK (records >= 0),
+  swept_at timestamptz NOT NULL DEFAULT now(),
+  UNIQUE NULLS NOT DISTINCT (controller_id, kind, month)
+);
+SELECT pg_catalog.pg_extension_config_dump('outreach.swept_records', '');
+ALTER TABLE outreach.swept_records ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.swept_records FORCE ROW LEVEL SECURITY;
+CREATE POLICY swept_records_read ON outreach.swept_records FOR SELECT
+  USING ((controller_id IS NOT NULL AND outreach.controller_visible(controller_id, 'dpo'))
+         OR pg_has_role('outreach_processor', 'MEMBER'));
 DROP FUNCTION outreach.set_retention_policy(text, int, int, int, text, int, time, int, int, text);
 ALTER TABLE outreach.deletion_notice
   ADD COLUMN kind text NOT NULL DEFAULT 'cycle' CHECK (kind IN ('cycle', 'withdrawal')),
