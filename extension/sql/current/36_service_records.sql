@@ -52,9 +52,9 @@ AS $$
     INSERT INTO outreach.swept_records AS s (controller_id, kind, month, records)
     SELECT controller_id, kind, month, sum(records) FROM rows GROUP BY 1, 2, 3
     ON CONFLICT (controller_id, kind, month) DO UPDATE SET records = s.records + EXCLUDED.records, swept_at = now()
-    RETURNING 1
   )
-  SELECT coalesce(sum(records), 0)::bigint FROM rows WHERE (SELECT count(*) FROM added) >= 0
+  -- (a data-modifying WITH runs to completion whether or not the query reads it)
+  SELECT coalesce(sum(records), 0)::bigint FROM rows
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.count_swept(jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION outreach.count_swept(jsonb) IS 'adds a sweep''s removals ([{controller_id, kind, month, records}]) to outreach.swept_records';
@@ -105,20 +105,16 @@ BEGIN
   SELECT jsonb_agg(jsonb_build_object('controller_id', controller_id, 'kind', 'ledger', 'month', month, 'records', n))
     INTO counts FROM (SELECT controller_id, month, sum(n) AS n FROM gone GROUP BY 1, 2) g;
   total := total + outreach.count_swept(counts);
-  -- Notices delivered or given up (their payloads can list participants), with their attempts.
+  -- Notices delivered or given up (their payloads can list participants); their attempts go by
+  -- the foreign key's cascade.
   WITH gone AS (
     DELETE FROM outreach.notice_delivery d USING outreach.retention_policy p
     WHERE p.controller_id = d.controller_id AND d.status IN ('delivered', 'failed')
       AND d.created_at < (sweep_service_records.as_of - make_interval(days => p.notice_days))
-    RETURNING d.controller_id, d.delivery_id, date_trunc('month', d.created_at)::date AS month
-  ), attempts AS (
-    DELETE FROM outreach.delivery_attempt a USING gone g
-    WHERE a.controller_id = g.controller_id AND a.delivery_id = g.delivery_id
-    RETURNING 1
+    RETURNING d.controller_id, date_trunc('month', d.created_at)::date AS month
   )
   SELECT jsonb_agg(jsonb_build_object('controller_id', controller_id, 'kind', 'notice_delivery', 'month', month, 'records', n))
-    INTO counts FROM (SELECT controller_id, month, count(*) AS n FROM gone GROUP BY 1, 2) g
-  WHERE (SELECT count(*) FROM attempts) >= 0;
+    INTO counts FROM (SELECT controller_id, month, count(*) AS n FROM gone GROUP BY 1, 2) g;
   total := total + outreach.count_swept(counts);
   -- The service's own: import error lines (the import's counts stay) and subject look-ups.
   WITH gone AS (
