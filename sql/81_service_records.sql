@@ -34,7 +34,8 @@ SELECT outreach.grant_controller_access('regress_sr_dpo_a', 'regress_sr_a', 'dpo
 -- B keeps its audit trail 20 years, A the default 6; bad periods are 22023.
 SELECT regress.try($$SELECT outreach.set_retention_policy('regress_sr_b', audit_trail_years => 0)::text$$) AS zero_years,
        regress.try($$SELECT outreach.set_retention_policy('regress_sr_b', notice_days => 1)::text$$) AS one_day,
-       regress.try($$SELECT outreach.set_service_retention(import_error_days => 99999)::text$$) AS service_too_long;
+       regress.try($$SELECT outreach.set_service_retention(import_error_days => 99999)::text$$) AS service_too_long,
+       regress.try($$SELECT outreach.set_service_retention(export_file_days => -1)::text$$) AS files_negative;
 SELECT outreach.set_retention_policy('regress_sr_b', audit_trail_years => 20);
 
 -- Records of 2010 and of last year, for both members.

@@ -92,6 +92,12 @@ SELECT outreach.set_retention_policy('regress_rop_uni', long_track_years => 12);
 SET ROLE regress_rop_uni_dpo;
 SELECT entry #>> '{policy,long_track_years}' AS long_years_after_change FROM outreach.record_of_processing WHERE article = '30(1)(f)';
 RESET ROLE;
+-- Export files: the service's export_file_days, as set.
+SELECT outreach.set_service_retention(export_file_days => 14);
+SET ROLE regress_rop_uni_dpo;
+SELECT entry ->> 'export_files' AS export_files FROM outreach.record_of_processing WHERE article = '30(1)(f)';
+RESET ROLE;
+DELETE FROM outreach.service_retention;
 
 -- The processor reads every member's record (at least these two); others read none.
 SET ROLE regress_rop_staff;

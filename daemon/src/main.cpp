@@ -31,6 +31,10 @@ constexpr const char* usage = R"(Usage:
                                                 write linkage export files now (all enabled
                                                 recipients, or one; DIR overrides
                                                 jobs.export.directory)
+  outreachd [--config FILE] run-once export --recreate EXPORT_ID [--output-dir DIR]
+                                                send an earlier export's records again, as
+                                                they were sent (refused when one of them is
+                                                no longer held, shareable or the same)
   outreachd [--config FILE] import-outcomes --recipient NAME FILE
                                                 import an outcome file a recipient returned;
                                                 lines not imported are listed on stdout
@@ -93,6 +97,8 @@ Args parse_args(int argc, char** argv) {
       a.options.as_of = value("--as-of");
     } else if (is("--recipient")) {
       a.options.recipient = value("--recipient");
+    } else if (is("--recreate")) {
+      a.options.recreate = value("--recreate");
     } else if (is("--output-dir")) {
       a.options.output_dir = value("--output-dir");
     } else if (is("--kind")) {
@@ -132,6 +138,13 @@ Args parse_args(int argc, char** argv) {
   if (a.options.as_of && a.job != "sweep") usage_error("--as-of applies to run-once sweep only");
   if ((a.options.recipient || a.options.output_dir) && a.job != "export" && a.command != "import-outcomes")
     usage_error("--recipient and --output-dir apply to run-once export (and --recipient to import-outcomes)");
+  if (a.options.recreate) {
+    if (a.command != "run-once" || a.job != "export") usage_error("--recreate applies to run-once export only");
+    if (a.options.recipient) usage_error("--recreate sends the export's recipient its records again: no --recipient");
+    const std::string& id = *a.options.recreate;
+    if (id.empty() || id.size() > 18 || id.find_first_not_of("0123456789") != std::string::npos)
+      usage_error("--recreate needs an export id (a number), not '" + id + "'");
+  }
   return a;
 }
 

@@ -15,6 +15,7 @@
 #include "blocking.hpp"
 #include "jobs/child_process.hpp"
 #include "jobs/export_file.hpp"
+#include "jobs/file_steps.hpp"
 #include "jobs/job.hpp"
 #include "log.hpp"
 
@@ -47,30 +48,6 @@ struct RemoveTree {
     std::filesystem::remove_all(path, ec);
   }
 };
-
-std::chrono::seconds io_timeout(const JobContext& ctx) {
-  return std::chrono::seconds(ctx.rt.config.jobs.export_.io_timeout_seconds);
-}
-
-// Renews the job's lease while a file step runs (a third of the lease, as a standby looks).
-KeepAlive renew_lease(JobContext& ctx) {
-  return {[&ctx] { return ctx.hold(); }, std::chrono::seconds(std::max(1, ctx.rt.config.daemon.lease_seconds / 3))};
-}
-
-// One file step on the file workers. `fn` must own what it touches (copies, shared pointers):
-// after the deadline this coroutine is gone and the step may still be running. (Callers name
-// their functions before the co_await: see blocking.hpp.)
-awaitable<void> file_step(JobContext& ctx, const char* what, const std::function<void()>& fn) {
-  const KeepAlive keep = renew_lease(ctx);
-  co_await run_blocking(ctx.rt.pools->files, fn, Clock::now() + io_timeout(ctx), what, keep);
-}
-
-template <typename R>
-awaitable<R> file_call(JobContext& ctx, const char* what, const std::function<R()>& fn) {
-  const KeepAlive keep = renew_lease(ctx);
-  R value = co_await run_blocking_for<R>(ctx.rt.pools->files, fn, Clock::now() + io_timeout(ctx), what, keep);
-  co_return value;
-}
 
 // Drops a file (closing it, and removing it unless kept) on a worker: on a hung disk even
 // close() and unlink() block.
@@ -132,7 +109,12 @@ class ExportJob final : public Job {
     const std::function<void()> check = [dir] { ExportFile::require_writable_directory(dir); };
     co_await file_step(ctx, "checking the export directory", check);
     std::vector<std::string> recipients;
-    if (ctx.options.recipient) {
+    if (ctx.options.recreate) {
+      // An earlier export sent again (its recipient's only): its records as they were sent.
+      auto r = co_await ctx.sql("SELECT recipient FROM outreach.export WHERE export_id = $1::bigint", *ctx.options.recreate);
+      if (r.rows() == 0) throw FileError("unknown export " + *ctx.options.recreate);
+      recipients.emplace_back(r.text(0, 0));
+    } else if (ctx.options.recipient) {
       recipients.push_back(*ctx.options.recipient);
     } else if (!cfg.recipients.empty()) {
       recipients = cfg.recipients;
@@ -181,8 +163,13 @@ class ExportJob final : public Job {
  private:
   awaitable<std::string> export_one(JobContext& ctx, const std::string& dir, const std::string& recipient,
                                     std::int64_t& rows_total) {
-    auto begun = co_await ctx.sql(
-        "SELECT export_id, file_name, row_count, pgp_public_key FROM outreach.export_begin($1)", recipient);
+    // (Statements are named before the co_await: see blocking.hpp.)
+    const std::string begin =
+        ctx.options.recreate
+            ? "SELECT export_id, file_name, row_count, pgp_public_key FROM outreach.export_begin_recreation($1::bigint)"
+            : "SELECT export_id, file_name, row_count, pgp_public_key FROM outreach.export_begin($1)";
+    const std::string begin_arg = ctx.options.recreate.value_or(recipient);
+    auto begun = co_await ctx.sql(begin, begin_arg);
     const std::string id(begun.text(0, 0));
     const std::string file_name(begun.text(0, 1));
     const std::int64_t staged = begun.int64(0, 2);
@@ -209,7 +196,9 @@ class ExportJob final : public Job {
         const std::function<std::string()> hash = [encrypted] { return ExportFile::sha256_of_file(encrypted); };
         sha = co_await file_call<std::string>(ctx, "hashing the encrypted export", hash);
       }
-      auto finished = co_await ctx.sql("SELECT outreach.export_finish($1, $2, $3)::text", id, sha, lines - 1);
+      // The directory is recorded for the file's removal after delivery (57_export_files.sql).
+      const std::string where = std::filesystem::absolute(dir).lexically_normal().string();
+      auto finished = co_await ctx.sql("SELECT outreach.export_finish($1, $2, $3, $4)::text", id, sha, lines - 1, where);
       manifest = std::string(finished.scalar());
     } catch (const std::exception& e) {
       failure = e.what();
@@ -286,7 +275,7 @@ class ExportJob final : public Job {
   awaitable<void> repair(JobContext& ctx, const std::string& dir) {
     auto finished = co_await ctx.sql(
         "SELECT file_name, sha256, manifest::text FROM outreach.export WHERE status = 'finished' "
-        "AND finished_at > now() - interval '90 days'");
+        "AND finished_at > now() - interval '90 days' AND removed_at IS NULL");
     struct Finished {
       std::string name, sha, manifest;
     };

@@ -22,6 +22,7 @@ struct JobOptions {                  // run-once overrides from the command line
   std::optional<std::string> as_of;  // sweep: the date to sweep as of (YYYY-MM-DD)
   std::optional<std::string> recipient;
   std::optional<std::string> output_dir;
+  std::optional<std::string> recreate;  // export: the id of an earlier export to send again
 };
 
 struct JobContext {

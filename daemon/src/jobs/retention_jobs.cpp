@@ -1,6 +1,8 @@
-// The retention jobs: sweep (mark what is due, in batches), delete (confirmed records, in
-// batches) and escalate (missed confirmation deadlines). Every batch is one transaction that
-// first renews the lease, so a second daemon can never run a batch of the same job meanwhile.
+// The retention jobs: sweep (mark what is due, in batches; then the service's own records and
+// expired export files), delete (confirmed records, in batches) and escalate (missed
+// confirmation deadlines). Every batch is one transaction that first renews the lease, so a
+// second daemon can never run a batch of the same job meanwhile.
+#include "jobs/export_expiry.hpp"
 #include "jobs/job.hpp"
 #include "log.hpp"
 
@@ -66,8 +68,11 @@ class SweepJob final : public Job {
     std::int64_t swept = 0;
     if (!outcome.stopped)
       swept = co_await fenced_batch(ctx, "SELECT outreach.sweep_service_records(coalesce($1::date, current_date))", as_of);
-    outcome.detail = fmt::format("retention run {}: {} marked, {} skipped; {} service records swept", run, r.int64(0, 0),
-                                 r.int64(0, 1), swept);
+    // And the files of delivered exports past the service's export_file_days.
+    std::int64_t files = 0;
+    if (!outcome.stopped) files = co_await remove_expired_exports(ctx);
+    outcome.detail = fmt::format("retention run {}: {} marked, {} skipped; {} service records swept; {} export files removed",
+                                 run, r.int64(0, 0), r.int64(0, 1), swept, files);
     co_return outcome;
   }
 };

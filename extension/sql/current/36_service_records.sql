@@ -9,10 +9,13 @@ CREATE TABLE outreach.service_retention (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   import_error_days int NOT NULL DEFAULT 90 CHECK (import_error_days BETWEEN 7 AND 3650),
   subject_lookup_years int NOT NULL DEFAULT 6 CHECK (subject_lookup_years BETWEEN 1 AND 50),
-  updated_at timestamptz NOT NULL DEFAULT now()
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  -- export files (names, dates of birth, postcodes) in outreachd's export directory, counted
+  -- from the recipient's confirmed receipt (57_export_files.sql)
+  export_file_days int NOT NULL DEFAULT 30 CHECK (export_file_days BETWEEN 0 AND 365)
 );
 COMMENT ON TABLE outreach.service_retention IS
-  'how long the service keeps its own records that belong to no member: outcome import error lines, subject look-ups (no row: the defaults)';
+  'how long the service keeps its own records that belong to no member: outcome import error lines, subject look-ups, delivered export files (no row: the defaults)';
 SELECT pg_catalog.pg_extension_config_dump('outreach.service_retention', '');
 REVOKE ALL ON outreach.service_retention FROM PUBLIC;
 GRANT SELECT ON outreach.service_retention TO outreach_processor, outreach_daemon;
@@ -74,7 +77,7 @@ BEGIN
   PERFORM outreach.check_service_date(sweep_service_records.as_of::timestamptz, 'as_of');
   SELECT * INTO svc FROM outreach.service_retention;
   IF NOT FOUND THEN
-    svc := ROW(true, 90, 6, now());  -- the defaults, until the DBA sets them
+    svc := ROW(true, 90, 6, now(), 30);  -- the defaults, until the DBA sets them
   END IF;
   -- Each member's audit trail.
   WITH gone AS (
@@ -143,7 +146,8 @@ COMMENT ON FUNCTION outreach.sweep_service_records(date) IS
 
 -- The service's own periods (the service's DBA). Only the values given change.
 CREATE OR REPLACE FUNCTION outreach.set_service_retention(import_error_days int DEFAULT NULL,
-                                                          subject_lookup_years int DEFAULT NULL) RETURNS void
+                                                          subject_lookup_years int DEFAULT NULL,
+                                                          export_file_days int DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -154,14 +158,18 @@ BEGIN
   IF subject_lookup_years NOT BETWEEN 1 AND 50 THEN
     RAISE EXCEPTION 'subject_lookup_years must be between 1 and 50, not %', subject_lookup_years USING ERRCODE = '22023';
   END IF;
-  INSERT INTO outreach.service_retention AS s (import_error_days, subject_lookup_years)
-  VALUES (coalesce(import_error_days, 90), coalesce(subject_lookup_years, 6))
+  IF export_file_days NOT BETWEEN 0 AND 365 THEN
+    RAISE EXCEPTION 'export_file_days must be between 0 and 365, not %', export_file_days USING ERRCODE = '22023';
+  END IF;
+  INSERT INTO outreach.service_retention AS s (import_error_days, subject_lookup_years, export_file_days)
+  VALUES (coalesce(import_error_days, 90), coalesce(subject_lookup_years, 6), coalesce(export_file_days, 30))
   ON CONFLICT (only_row) DO UPDATE
     SET import_error_days = coalesce(set_service_retention.import_error_days, s.import_error_days),
         subject_lookup_years = coalesce(set_service_retention.subject_lookup_years, s.subject_lookup_years),
+        export_file_days = coalesce(set_service_retention.export_file_days, s.export_file_days),
         updated_at = now();
 END
 $$;
-REVOKE EXECUTE ON FUNCTION outreach.set_service_retention(int, int) FROM PUBLIC;
-COMMENT ON FUNCTION outreach.set_service_retention(int, int) IS
-  'changes how long the service keeps outcome import error lines and subject look-ups (the service''s DBA)';
+REVOKE EXECUTE ON FUNCTION outreach.set_service_retention(int, int, int) FROM PUBLIC;
+COMMENT ON FUNCTION outreach.set_service_retention(int, int, int) IS
+  'changes how long the service keeps outcome import error lines, subject look-ups and delivered export files (the service''s DBA)';

@@ -28,7 +28,18 @@ CREATE TABLE outreach.export (
   finished_at timestamptz,                         -- finished or abandoned
   error text,                                      -- why it was abandoned
   action_rows int NOT NULL DEFAULT 0,              -- of row_count: erasure, withdrawal and restriction records
-  CHECK ((status = 'finished') = (sha256 IS NOT NULL AND manifest IS NOT NULL))
+  CHECK ((status = 'finished') = (sha256 IS NOT NULL AND manifest IS NOT NULL)),
+  -- The file's life after finish (57_export_files.sql): where outreachd wrote it, the
+  -- recipient's confirmed receipt, and outreachd's removal of the file and its manifest.
+  directory text,                                  -- NULL: outreachd's configured export directory
+  recreates bigint,                                -- the earlier export this one sent again
+  delivered_at timestamptz,
+  delivery_reference text,                         -- the recipient's acknowledgement, as the service recorded it
+  delivery_confirmed_by name,
+  removed_at timestamptz,
+  removal text CONSTRAINT export_removal_kind CHECK (removal IN ('overwritten', 'unlinked', 'not_found')),
+  CONSTRAINT export_removal_after_delivery
+    CHECK ((removed_at IS NULL) = (removal IS NULL) AND (removed_at IS NULL OR delivered_at IS NOT NULL))
 );
 CREATE INDEX export_recipient_idx ON outreach.export (recipient, export_id);
 CREATE INDEX export_building_idx ON outreach.export (recipient) WHERE status = 'building';
@@ -245,9 +256,13 @@ COMMENT ON FUNCTION outreach.export_clear_staging(bigint) IS 'removes the staged
 -- export_begin takes its locks (a still-building export's row, then SHARE on
 -- outreach.participant) through lock_ahead_of_members, so that waiting for members'
 -- transactions never stalls every other member.
-CREATE OR REPLACE FUNCTION outreach.export_begin(recipient text, as_of date DEFAULT current_date)
+--
+-- export_open does the work, for export_begin and (recreates: an earlier export's id) for
+-- export_begin_recreation (57_export_files.sql), which sends an earlier export's records again
+-- under its layout and date.
+CREATE OR REPLACE FUNCTION outreach.export_open(recipient text, as_of date, recreates bigint)
 RETURNS TABLE (export_id bigint, file_name text, layout_version int, row_count bigint, pgp_public_key text)
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET DateStyle = 'ISO, YMD'
 -- (other locks: the SHARE lock below is taken by lock_ahead_of_members)
@@ -257,6 +272,7 @@ AS $$
 DECLARE
   r record;
   ay int;
+  layout int;
   new_id bigint;
   fname text;
   n bigint;
@@ -265,13 +281,15 @@ BEGIN
   IF as_of IS NULL OR as_of NOT BETWEEN DATE '1950-01-01' AND DATE '2200-01-01' THEN
     RAISE EXCEPTION 'as_of must be a date between 1950 and 2200' USING ERRCODE = '22023';
   END IF;
-  SELECT * INTO r FROM outreach.recipient v WHERE v.name = export_begin.recipient;
+  SELECT * INTO r FROM outreach.recipient v WHERE v.name = export_open.recipient;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown recipient "%"', recipient USING ERRCODE = '42704',
       HINT = 'Recipients are listed in outreach.recipient.';
   END IF;
-  IF r.export_layout IS NULL OR NOT EXISTS (SELECT 1 FROM outreach.recipient_layout l
-                                            WHERE l.recipient = r.name AND l.kind = 'export' AND l.version = r.export_layout) THEN
+  -- A re-created export is written under the layout its records were first sent in.
+  layout := coalesce((SELECT x.layout_version FROM outreach.export x WHERE x.export_id = export_open.recreates), r.export_layout);
+  IF layout IS NULL OR NOT EXISTS (SELECT 1 FROM outreach.recipient_layout l
+                                   WHERE l.recipient = r.name AND l.kind = 'export' AND l.version = layout) THEN
     RAISE EXCEPTION 'recipient "%" has no export layout', recipient USING ERRCODE = '22023',
       HINT = 'Define one with outreach.define_layout(recipient, ''export'', columns).';
   END IF;
@@ -301,8 +319,9 @@ BEGIN
   END IF;
 
   ay := outreach.academic_year(as_of);
-  INSERT INTO outreach.export (recipient, layout_version, as_of, entry_year_from, entry_year_to, file_name, started_by)
-  VALUES (r.name, r.export_layout, as_of, ay + r.cohort_from, ay + r.cohort_to, '', outreach.invoking_role()::text)
+  INSERT INTO outreach.export (recipient, layout_version, as_of, entry_year_from, entry_year_to, file_name, started_by,
+                               recreates)
+  VALUES (r.name, layout, as_of, ay + r.cohort_from, ay + r.cohort_to, '', outreach.invoking_role()::text, export_open.recreates)
   RETURNING export.export_id INTO new_id;
   fname := outreach.export_file_name(r.file_pattern, r.name, as_of, new_id);
   IF r.pgp_public_key IS NOT NULL THEN
@@ -314,20 +333,36 @@ BEGIN
   -- new ones until the export is visible to their triggers (which record them in export_touch).
   PERFORM outreach.lock_ahead_of_members('LOCK TABLE outreach.participant IN SHARE MODE NOWAIT');
 
-  -- Stage the blocks (the eligible participants whose record changed or was never sent).
-  INSERT INTO outreach.export_chunk
-  SELECT * FROM outreach.export_stage_blocks(new_id, r.name, r.export_layout, as_of);
+  IF export_open.recreates IS NOT NULL THEN
+    -- The earlier export's records as they were sent, or an error (export_stage_copy).
+    PERFORM outreach.export_stage_copy(new_id, export_open.recreates);
+  ELSE
+    -- Stage the blocks (the eligible participants whose record changed or was never sent).
+    INSERT INTO outreach.export_chunk
+    SELECT * FROM outreach.export_stage_blocks(new_id, r.name, layout, as_of);
+  END IF;
   SELECT coalesce(sum(cardinality(s.participant_ids)), 0) INTO n FROM outreach.export_chunk s WHERE s.export_id = new_id;
-  IF EXISTS (SELECT 1 FROM outreach.recipient_layout_column c
-             WHERE c.recipient = r.name AND c.kind = 'export' AND c.version = r.export_layout AND c.field = 'record_action') THEN
-    actions := outreach.export_stage_actions(new_id, r.name, r.export_layout);
+  IF export_open.recreates IS NULL AND EXISTS (SELECT 1 FROM outreach.recipient_layout_column c
+             WHERE c.recipient = r.name AND c.kind = 'export' AND c.version = layout AND c.field = 'record_action') THEN
+    actions := outreach.export_stage_actions(new_id, r.name, layout);
   END IF;
 
   UPDATE outreach.export e SET file_name = fname, row_count = n + actions, action_rows = actions
   WHERE e.export_id = new_id;
   n := n + actions;
-  RETURN QUERY SELECT new_id, fname, r.export_layout, n, r.pgp_public_key;
+  RETURN QUERY SELECT new_id, fname, layout, n, r.pgp_public_key;
 END
+$$;
+COMMENT ON FUNCTION outreach.export_open(text, date, bigint) IS
+  'opens an export of a recipient and stages its records (export_begin, export_begin_recreation)';
+REVOKE EXECUTE ON FUNCTION outreach.export_open(text, date, bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION outreach.export_begin(recipient text, as_of date DEFAULT current_date)
+RETURNS TABLE (export_id bigint, file_name text, layout_version int, row_count bigint, pgp_public_key text)
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT * FROM outreach.export_open(recipient, as_of, NULL)
 $$;
 COMMENT ON FUNCTION outreach.export_begin(text, date) IS
   'opens an export of a recipient and stages its eligible participants; returns id, file name, layout, rows and OpenPGP key';
@@ -431,7 +466,8 @@ $$;
 COMMENT ON FUNCTION outreach.export_changed_since_staging(bigint) IS
   'queues Art. 19 follow-ups for staged participants rectified, restricted or deleted before their export finished';
 
-CREATE OR REPLACE FUNCTION outreach.export_finish(export_id bigint, sha256 text, row_count bigint) RETURNS jsonb
+CREATE OR REPLACE FUNCTION outreach.export_finish(export_id bigint, sha256 text, row_count bigint,
+                                                  directory text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET TimeZone = 'UTC'
@@ -461,6 +497,10 @@ BEGIN
   END IF;
   IF sha256 IS NULL OR sha256 !~ '^[0-9a-f]{64}$' THEN
     RAISE EXCEPTION 'sha256 must be 64 lower-case hexadecimal digits' USING ERRCODE = '22023';
+  END IF;
+  -- Where the file is, for its removal after delivery (an absolute path of printable characters).
+  IF directory IS NOT NULL AND (directory !~ '^/' OR length(directory) > 4096 OR directory ~ '[[:cntrl:]]') THEN
+    RAISE EXCEPTION 'directory must be an absolute path of printable characters' USING ERRCODE = '22023';
   END IF;
   -- The agreement must still be in force when the file is handed over (it may have ended
   -- since the export began): else nothing is recorded and the daemon removes the file.
@@ -506,8 +546,11 @@ BEGIN
   IF e.action_rows > 0 THEN
     m := m || jsonb_build_object('action_rows', e.action_rows);
   END IF;
+  IF e.recreates IS NOT NULL THEN
+    m := m || jsonb_build_object('recreates', e.recreates);
+  END IF;
   UPDATE outreach.export x SET status = 'finished', finished_at = clock_timestamp(), sha256 = export_finish.sha256,
-         manifest = m, followups = f
+         manifest = m, followups = f, directory = export_finish.directory
   WHERE x.export_id = e.export_id;
   PERFORM outreach.export_clear_staging(e.export_id);
   IF f > 0 THEN
@@ -516,7 +559,7 @@ BEGIN
   RETURN m;
 END
 $$;
-COMMENT ON FUNCTION outreach.export_finish(bigint, text, bigint) IS
+COMMENT ON FUNCTION outreach.export_finish(bigint, text, bigint, text) IS
   'finishes an export: checks the row count, writes the ledger, marks it finished and returns the manifest, in one transaction';
 
 CREATE OR REPLACE FUNCTION outreach.export_abandon(export_id bigint, reason text) RETURNS void
@@ -546,10 +589,10 @@ COMMENT ON FUNCTION outreach.export_abandon(bigint, text) IS
 
 REVOKE EXECUTE ON FUNCTION outreach.export_render_sql(text, int, date, boolean, boolean),
   outreach.export_clear_staging(bigint), outreach.export_begin(text, date), outreach.export_lines(bigint),
-  outreach.export_changed_since_staging(bigint), outreach.export_finish(bigint, text, bigint),
+  outreach.export_changed_since_staging(bigint), outreach.export_finish(bigint, text, bigint, text),
   outreach.export_abandon(bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outreach.export_begin(text, date), outreach.export_lines(bigint),
-  outreach.export_finish(bigint, text, bigint), outreach.export_abandon(bigint, text) TO outreach_daemon;
+  outreach.export_finish(bigint, text, bigint, text), outreach.export_abandon(bigint, text) TO outreach_daemon;
 REVOKE EXECUTE ON FUNCTION outreach.export_file_name(text, text, date, bigint) FROM PUBLIC;
 
 -- Records in C, for speed: export_line writes one export record per call

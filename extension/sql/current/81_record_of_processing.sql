@@ -222,7 +222,9 @@ BEGIN
                                                                  pol.withdrawal_confirm_days))
                         FROM outreach.retention_policy pol WHERE pol.controller_id = m.controller_id),
              'by_data', (SELECT jsonb_object_agg(z.retention, z.words) FROM
-                         (SELECT DISTINCT d.retention, outreach.catalogue_words('retention', d.retention) AS words FROM personal d) AS z))
+                         (SELECT DISTINCT d.retention, outreach.catalogue_words('retention', d.retention) AS words FROM personal d) AS z),
+             'export_files', format('files sent to recipients are removed from the service''s export directory %s days after the recipient confirms receipt (overwritten first where the file system allows)',
+                                   outreach.export_file_days()))
     FROM members m
     UNION ALL
     SELECT m.controller_id, m.code, '30(1)(g)', 'technical and organisational security measures', security
