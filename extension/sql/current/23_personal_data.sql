@@ -157,7 +157,7 @@ END
 $$;
 COMMENT ON FUNCTION outreach.keep_keys() IS 'trigger: refuses UPDATEs that change controller_id';
 
--- linkage_id follows the identifiers; updated_at follows any change. SECURITY DEFINER because
+-- linkage_id follows the identifiers; updated_at the columns readers see. SECURITY DEFINER because
 -- members may not compute pseudonyms themselves (see outreach.pseudonymise).
 CREATE OR REPLACE FUNCTION outreach.participant_derive() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -171,14 +171,23 @@ BEGIN
     NEW.linkage_id := outreach.pseudonymise(NEW.first_name, NEW.last_name, NEW.date_of_birth,
                                             NEW.postcode::text, 'linkage');
   END IF;
-  IF TG_OP = 'UPDATE' THEN
+  -- updated_at: when a column the member's readers see last changed. A change of special-category
+  -- data alone leaves it (writers write those columns but may not read them: a timestamp that
+  -- moved would tell them whether the value they wrote was held already).
+  IF TG_OP = 'UPDATE' AND (NEW.external_ref, NEW.first_name, NEW.last_name, NEW.date_of_birth, NEW.postcode::text,
+                           NEW.institution_id, NEW.upn, NEW.uln, NEW.he_entry_year_override,
+                           NEW.he_entry_year_override_reason, NEW.withdrawn_at, NEW.restricted_at)
+                          IS DISTINCT FROM
+                          (OLD.external_ref, OLD.first_name, OLD.last_name, OLD.date_of_birth, OLD.postcode::text,
+                           OLD.institution_id, OLD.upn, OLD.uln, OLD.he_entry_year_override,
+                           OLD.he_entry_year_override_reason, OLD.withdrawn_at, OLD.restricted_at) THEN
     NEW.updated_at := now();
   END IF;
   RETURN NEW;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION outreach.participant_derive() FROM PUBLIC;
-COMMENT ON FUNCTION outreach.participant_derive() IS 'trigger: keeps linkage_id and updated_at current';
+COMMENT ON FUNCTION outreach.participant_derive() IS 'trigger: keeps linkage_id and updated_at (changes readers can see) current';
 
 -- A withdrawal or restriction, once recorded, is changed only by the member's DPO through
 -- outreach.reinstate_participant() and outreach.lift_restriction() (70_rights_requests.sql),

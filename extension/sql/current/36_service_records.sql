@@ -25,7 +25,7 @@ GRANT SELECT ON outreach.service_retention TO outreach_processor, outreach_daemo
 CREATE TABLE outreach.swept_records (
   controller_id int,                                 -- NULL: the service's own records
   kind text COLLATE "C" NOT NULL CHECK (kind IN ('audit_log', 'tombstone', 'ledger', 'notice_delivery',
-                                                  'outcome_import_error', 'subject_lookup')),
+                                                  'outcome_import_error', 'subject_lookup', 'member_import')),
   month date NOT NULL,                               -- first day of the month the records were made
   records bigint NOT NULL CHECK (records >= 0),
   swept_at timestamptz NOT NULL DEFAULT now(),
@@ -86,6 +86,15 @@ BEGIN
     RETURNING a.controller_id, date_trunc('month', a.logged_at)::date AS month
   )
   SELECT jsonb_agg(jsonb_build_object('controller_id', controller_id, 'kind', 'audit_log', 'month', month, 'records', n))
+    INTO counts FROM (SELECT controller_id, month, count(*) AS n FROM gone GROUP BY 1, 2) g;
+  total := total + outreach.count_swept(counts);
+  -- Each member's record of its imports, with its audit trail.
+  WITH gone AS (
+    DELETE FROM outreach.member_import m USING outreach.retention_policy p
+    WHERE p.controller_id = m.controller_id AND m.finished_at < (sweep_service_records.as_of - make_interval(years => p.audit_trail_years))
+    RETURNING m.controller_id, date_trunc('month', m.finished_at)::date AS month
+  )
+  SELECT jsonb_agg(jsonb_build_object('controller_id', controller_id, 'kind', 'member_import', 'month', month, 'records', n))
     INTO counts FROM (SELECT controller_id, month, count(*) AS n FROM gone GROUP BY 1, 2) g;
   total := total + outreach.count_swept(counts);
   -- Tombstones.

@@ -18,3 +18,48 @@ ALTER TABLE outreach.service_retention
 -- Both take one more argument.
 DROP FUNCTION outreach.export_finish(bigint, text, bigint);
 DROP FUNCTION outreach.set_service_retention(int, int);
+
+-- Members import their own files (58_member_import.sql); each import is on the audit trail.
+ALTER TABLE outreach.audit_log DROP CONSTRAINT audit_log_action_check,
+  ADD CONSTRAINT audit_log_action_check CHECK (action IN ('insert', 'update', 'delete', 'read_special', 'unmark',
+    'confirm_deletion', 'erasure', 'find_subject', 'reinstate', 'lift_restriction', 'support_read', 'import'));
+CREATE TABLE outreach.coding_frame (
+  field text NOT NULL CHECK (field IN ('sex', 'gender_identity', 'ethnicity', 'disability', 'religion')),
+  code text NOT NULL CHECK (code ~ '^[0-9A-Za-z]{1,10}$'),
+  label text NOT NULL CHECK (length(label) BETWEEN 1 AND 200),
+  stored text CHECK (length(stored) <= 100),
+  aliases text[] NOT NULL DEFAULT '{}',
+  shipped boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (field, code)
+);
+SELECT pg_catalog.pg_extension_config_dump('outreach.coding_frame', 'WHERE NOT shipped');
+CREATE SEQUENCE outreach.member_import_id_seq;
+SELECT pg_catalog.pg_extension_config_dump('outreach.member_import_id_seq', '');
+CREATE TABLE outreach.member_import (
+  controller_id int NOT NULL REFERENCES outreach.controller,
+  import_id bigint NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('participants', 'activities', 'attendance')),
+  file_name text NOT NULL,
+  sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  bytes bigint NOT NULL,
+  encoding text NOT NULL,
+  date_format text NOT NULL,
+  lines int NOT NULL,
+  inserted int NOT NULL,
+  updated int NOT NULL,
+  unchanged int NOT NULL,
+  matched int NOT NULL,
+  bad int NOT NULL,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL,
+  imported_by name NOT NULL,
+  PRIMARY KEY (controller_id, import_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('outreach.member_import', '');
+ALTER TABLE outreach.member_import ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.member_import FORCE ROW LEVEL SECURITY;
+CREATE POLICY member_import_read ON outreach.member_import FOR SELECT
+  USING (outreach.controller_visible(controller_id, 'reader'));
+ALTER TABLE outreach.swept_records DROP CONSTRAINT swept_records_kind_check,
+  ADD CONSTRAINT swept_records_kind_check CHECK (kind IN ('audit_log', 'tombstone', 'ledger', 'notice_delivery',
+                                                          'outcome_import_error', 'subject_lookup', 'member_import'));

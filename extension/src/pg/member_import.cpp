@@ -1,0 +1,323 @@
+// Members' participant files: outreach.participant_import_lines(content, date_format, today,
+// frame_fields, frame_keys, frame_values) reads a file (any of the encodings of
+// core/text_encoding), maps its header (core/import_header: 22P04 when a required field has no
+// column or a field two), chooses its date order (core/import_dates: 22007 when ambiguous) and
+// checks every line (core/participant_lines), returning a row per line: 'ok' with its typed
+// values, or 'error' with the reason; and 'note' rows for the file (line 0: encoding and date
+// format) and its ignored columns (line 1). outreach.import_participants()
+// (extension/sql/current/58_member_import.sql) writes what it returns.
+//
+// Progress: import_progress_begin/end report an import through PostgreSQL's progress view of
+// COPY (an import is a copy into a table): bytes and lines read, bad lines, and in parameters
+// 11-14 the import, member, phase and line count, which outreach.import_progress shows to the
+// member's roles. The lines' count is updated every 4096 lines.
+#include "../core/csv.hpp"  // core first: it must compile without PostgreSQL's headers
+#include "../core/error.hpp"
+#include "../core/import_dates.hpp"
+#include "../core/import_header.hpp"
+#include "../core/participant_lines.hpp"
+#include "../core/text_encoding.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "boundary.hpp"
+#include "dates.hpp"
+
+extern "C" {
+#include "commands/progress.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/backend_progress.h"
+#include "utils/tuplestore.h"
+}
+
+namespace csv = outreach::csv;
+namespace pl = outreach::participant_lines;
+namespace ih = outreach::import_header;
+namespace idates = outreach::import_dates;
+namespace enc = outreach::text_encoding;
+using outreach::pg::guard;
+
+namespace {
+
+// Progress parameters beyond COPY's own (commands/progress.h uses 0-5).
+constexpr int progress_import_id = 10, progress_controller = 11, progress_phase = 12, progress_lines = 13;
+
+constexpr int n_columns = 19;
+
+// The coding frames, from three parallel arrays: field, key (lower case), value stored (NULL:
+// stored as nothing).
+pl::Frames frames_arg(FunctionCallInfo fcinfo, int first) {
+	pl::Frames frames;
+	std::vector<std::optional<std::string>> cols[3];
+	for (int a = 0; a < 3; ++a) {
+		if (PG_ARGISNULL(first + a))
+			throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "participant_import_lines: frames are required");
+		const Datum d = PG_GETARG_DATUM(first + a);
+		guard([&] {
+			ArrayType *arr = DatumGetArrayTypeP(d);
+			Datum *elems;
+			bool *nulls;
+			int n;
+			deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+			for (int i = 0; i < n; ++i) {
+				if (nulls[i]) {
+					cols[a].emplace_back(std::nullopt);
+				} else {
+					text *t = DatumGetTextPP(elems[i]);
+					cols[a].emplace_back(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+				}
+			}
+		});
+	}
+	if (cols[0].size() != cols[1].size() || cols[0].size() != cols[2].size())
+		throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "participant_import_lines: frame arrays differ in length");
+	for (std::size_t i = 0; i < cols[0].size(); ++i) {
+		if (!cols[0][i] || !cols[1][i])
+			continue;
+		const std::string &field = *cols[0][i];
+		pl::Frame *f = field == "sex" ? &frames.sex
+					   : field == "gender_identity" ? &frames.gender_identity
+					   : field == "ethnicity" ? &frames.ethnicity
+					   : field == "disability" ? &frames.disability
+					   : field == "religion" ? &frames.religion
+										   : nullptr;
+		if (f)
+			f->emplace(*cols[1][i], cols[2][i]);
+	}
+	return frames;
+}
+
+class Output {
+public:
+	explicit Output(ReturnSetInfo *rsinfo) : rsinfo_(rsinfo) {}
+
+	void note(int line_no, const std::string &text) { put(line_no, "note", &text, nullptr); }
+	void error(int line_no, const std::string &reason) { put(line_no, "error", &reason, nullptr); }
+	void good(int line_no, const pl::Row &row) { put(line_no, "ok", nullptr, &row); }
+
+private:
+	static Datum text_datum(std::string_view s) { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); }
+
+	void put(int line_no, const char *status, const std::string *reason, const pl::Row *row) {
+		guard([&] {
+			Datum v[n_columns];
+			bool isnull[n_columns];
+			for (int i = 0; i < n_columns; ++i)
+				isnull[i] = true;
+			auto set_text = [&](int i, std::string_view s) { v[i] = text_datum(s), isnull[i] = false; };
+			auto set_opt = [&](int i, const std::optional<std::string> &s) {
+				if (s)
+					set_text(i, *s);
+			};
+			auto set_int = [&](int i, const std::optional<int> &n) {
+				if (n)
+					v[i] = Int32GetDatum(*n), isnull[i] = false;
+			};
+			v[0] = Int32GetDatum(line_no), isnull[0] = false;
+			set_text(1, status);
+			if (reason)
+				set_text(2, *reason);
+			if (row) {
+				set_text(3, row->external_ref);
+				set_text(4, row->first_name);
+				set_text(5, row->last_name);
+				// (checked against 1900-01-01 and today: within the date type)
+				v[6] = DateADTGetDatum(date2j(row->date_of_birth.year, row->date_of_birth.month, row->date_of_birth.day) -
+									   POSTGRES_EPOCH_JDATE);
+				isnull[6] = false;
+				set_opt(7, row->postcode);
+				set_opt(8, row->sex);
+				set_opt(9, row->gender_identity);
+				set_opt(10, row->ethnicity);
+				set_opt(11, row->disability);
+				set_opt(12, row->religion);
+				set_int(13, row->school_urn);
+				set_int(14, row->school_ukprn);
+				set_opt(15, row->upn);
+				set_opt(16, row->uln);
+				set_int(17, row->override_year);
+				set_opt(18, row->override_reason);
+			}
+			tuplestore_putvalues(rsinfo_->setResult, rsinfo_->setDesc, v, isnull);  // copies the row
+		});
+	}
+
+	ReturnSetInfo *rsinfo_;
+};
+
+[[noreturn]] void bad_header(const std::string &message, const std::string &detail = {}, const std::string &hint = {}) {
+	throw outreach::Error("22P04", message, detail, hint);
+}
+
+// The next record, as CsvReader reads it, except after a quote that never closes: CsvReader
+// takes the rest of the file for the quoted field; a member's file goes on at the next physical
+// line after the one the quote opened on (that line reported bad), so that one stray quote
+// loses one line, not the file.
+bool next_record(csv::CsvReader &reader, std::string_view text, csv::CsvRecord &rec) {
+	const std::size_t start = reader.position();
+	if (!reader.next(rec))
+		return false;
+	if (!rec.ok() && rec.error.rfind("unterminated quoted field", 0) == 0) {
+		rec.error = "a quote opened on this line never closes (the line is skipped; reading goes on at the next)";
+		const std::size_t lf = text.find('\n', start);
+		if (lf != std::string_view::npos)
+			reader = csv::CsvReader(text, lf + 1, rec.line_no + 1);
+	}
+	return true;
+}
+
+std::string joined(const std::vector<std::string> &items) {
+	std::string out;
+	for (const auto &s : items)
+		out += (out.empty() ? "" : ", ") + s;
+	return out;
+}
+
+}  // namespace
+
+OUTREACH_FUNCTION(participant_import_lines) {
+	for (int i : {0, 2})
+		if (PG_ARGISNULL(i))
+			throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
+								  "participant_import_lines: content and today are required");
+	const Datum d = PG_GETARG_DATUM(0);
+	auto *raw = guard([&] { return pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(d))); });
+	const std::string_view bytes(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+	std::optional<std::string> date_format;
+	if (!PG_ARGISNULL(1))
+		date_format = std::string(outreach::pg::text_arg(fcinfo, 1));
+	const outreach::CivilDate today = outreach::pg::civil_date(PG_GETARG_DATEADT(2), "today must be a finite date");
+	const pl::Frames frames = frames_arg(fcinfo, 3);
+
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	guard([&] { InitMaterializedSRF(fcinfo, 0); });  // raises when the caller cannot take a materialized set
+	Output out(rsinfo);
+
+	const enc::Encoding encoding = enc::decide(bytes);
+	const std::string text = enc::to_utf8(bytes, encoding);
+
+	csv::CsvReader reader(text);
+	csv::CsvRecord rec;
+	if (!reader.next(rec))
+		bad_header("the file is empty: no header line");
+	if (!rec.ok())
+		bad_header("the header line cannot be read: " + rec.error);
+	const std::vector<std::string> header = rec.fields;
+	const ih::Mapping mapping = ih::map(ih::Kind::participants, header);
+	if (!mapping.usable()) {
+		std::string message = "the header cannot be used for participants:";
+		if (!mapping.missing.empty())
+			message += " no column for " + joined(mapping.missing);
+		if (!mapping.duplicated.empty())
+			message += std::string(mapping.missing.empty() ? "" : ";") + " given twice: " + joined(mapping.duplicated);
+		bad_header(message, "the header: " + joined(header).substr(0, 500),
+				   "docs/import.md lists the columns and the names each may have.");
+	}
+	const std::size_t body_start = reader.position();
+	const int body_line = reader.line();
+
+	// The date order, from every date of birth in the file.
+	idates::Tally tally;
+	const int dob_column = mapping.column_of[3];
+	while (next_record(reader, text, rec)) {
+		if (rec.ok()) {
+			const std::string_view v = pl::value(rec.fields, dob_column);
+			if (!v.empty())
+				idates::count(v, tally);
+		}
+		if ((rec.line_no & 4095) == 0)
+			guard([] { CHECK_FOR_INTERRUPTS(); });
+	}
+	std::optional<std::string_view> given;
+	if (date_format)
+		given = *date_format;
+	const std::optional<idates::Order> order = idates::choose(tally, given);
+
+	out.note(0, std::string("read as ") + enc::name(encoding) + "; dates as " + idates::format_name(order));
+	for (std::size_t i = 0; i < mapping.unknown.size(); ++i)
+		out.note(1, "column \"" + mapping.unknown[i].substr(0, 100) + "\" (position " +
+						std::to_string(mapping.unknown_positions[i]) + ") is not a field of participants: ignored");
+
+	pl::Checker checker(mapping, header, frames, order, today);
+	pl::Row row;
+	csv::CsvReader lines(text, body_start, body_line);
+	std::int64_t done = 0, bad = 0;
+	while (next_record(lines, text, rec)) {
+		++done;
+		if (!rec.ok()) {
+			out.error(rec.line_no, rec.error);
+			++bad;
+		} else {
+			if (!rec.terminated && rec.fields.size() < header.size()) {
+				row = pl::Row{};
+				row.problem = "the last line ends after " + std::to_string(rec.fields.size()) + " of " +
+							  std::to_string(header.size()) + " fields (truncated file?)";
+			} else {
+				checker.check(rec.fields, rec.line_no, row);
+			}
+			if (row.problem.empty()) {
+				out.good(rec.line_no, row);
+			} else {
+				out.error(rec.line_no, row.problem);
+				++bad;
+			}
+		}
+		if ((done & 4095) == 0)
+			guard([&] {
+				CHECK_FOR_INTERRUPTS();
+				const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
+				const int64 values[] = {static_cast<int64>(lines.position()), done, bad};
+				pgstat_progress_update_multi_param(3, index, values);
+			});
+	}
+	guard([&] {
+		const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED,
+							 progress_lines};
+		const int64 values[] = {static_cast<int64>(bytes.size()), done, bad, done};
+		pgstat_progress_update_multi_param(4, index, values);
+	});
+	return (Datum)0;
+}
+
+// import_progress_begin(import_id, controller_id, relation, bytes): this backend reports an
+// import (phase 1, reading). import_progress_phase(phase, lines_written): 2 writing, 3 done.
+OUTREACH_FUNCTION(import_progress_begin) {
+	for (int i = 0; i < 4; ++i)
+		if (PG_ARGISNULL(i))
+			throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "import_progress_begin: arguments are required");
+	const int64 import_id = PG_GETARG_INT64(0);
+	const int32 controller_id = PG_GETARG_INT32(1);
+	const Oid relation = PG_GETARG_OID(2);
+	const int64 size = PG_GETARG_INT64(3);
+	guard([&] {
+		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relation);
+		const int index[] = {PROGRESS_COPY_COMMAND, PROGRESS_COPY_TYPE, PROGRESS_COPY_BYTES_TOTAL, progress_import_id,
+							 progress_controller, progress_phase};
+		const int64 values[] = {PROGRESS_COPY_COMMAND_FROM, PROGRESS_COPY_TYPE_CALLBACK, size, import_id, controller_id, 1};
+		pgstat_progress_update_multi_param(6, index, values);
+	});
+	PG_RETURN_VOID();
+}
+
+OUTREACH_FUNCTION(import_progress_phase) {
+	const int64 phase = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT32(0);
+	const int64 written = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
+	guard([&] {
+		if (phase >= 3) {
+			pgstat_progress_end_command();
+			return;
+		}
+		const int index[] = {progress_phase, PROGRESS_COPY_TUPLES_PROCESSED};
+		const int64 values[] = {phase, written};
+		pgstat_progress_update_multi_param(phase == 2 ? 2 : 1, index, values);
+	});
+	PG_RETURN_VOID();
+}
