@@ -5,6 +5,7 @@
 #include "core/signature.hpp"
 #include "core/zone.hpp"
 #include "http/server.hpp"
+#include "import_member.hpp"
 #include "import_outcomes.hpp"
 #include "load_reference.hpp"
 #include "jobs/runner.hpp"
@@ -35,6 +36,12 @@ constexpr const char* usage = R"(Usage:
                                                 send an earlier export's records again, as
                                                 they were sent (refused when one of them is
                                                 no longer held, shareable or the same)
+  outreachd [--config FILE] import --controller CODE --kind participants
+            [--date-format DD/MM/YYYY|MM/DD/YYYY|YYYY-MM-DD] [--database CONNINFO] FILE
+                                                import a member's own file as the member's
+                                                writer (the role of CONNINFO, else of PG*);
+                                                lines not imported are listed on stdout
+                                                (docs/import.md)
   outreachd [--config FILE] import-outcomes --recipient NAME FILE
                                                 import an outcome file a recipient returned;
                                                 lines not imported are listed on stdout
@@ -53,7 +60,8 @@ Without --config the defaults apply and the database is found through libpq's en
 
 Signals: SIGTERM/SIGINT finish the current batch and exit 0; SIGHUP reloads the configuration.
 Exit codes: 0 success, 1 failure (a file refused whole), 2 bad usage or configuration,
-3 import-outcomes or load-reference left some lines out (listed), 75 another daemon holds the job.
+3 import, import-outcomes or load-reference left some lines out (listed), 75 another daemon
+holds the job.
 Documentation: docs/outreachd.md
 )";
 
@@ -63,6 +71,7 @@ struct Args {
   std::string job;
   JobOptions options;
   ReferenceLoad reference;
+  MemberImport member_import;
   bool check_config = false;
 };
 
@@ -101,6 +110,12 @@ Args parse_args(int argc, char** argv) {
       a.options.recreate = value("--recreate");
     } else if (is("--output-dir")) {
       a.options.output_dir = value("--output-dir");
+    } else if (is("--controller")) {
+      a.member_import.controller = value("--controller");
+    } else if (is("--date-format")) {
+      a.member_import.date_format = value("--date-format");
+    } else if (is("--database")) {
+      a.member_import.conninfo = value("--database");
     } else if (is("--kind")) {
       a.reference.kind = value("--kind");
     } else if (is("--vintage")) {
@@ -119,6 +134,15 @@ Args parse_args(int argc, char** argv) {
   } else if (a.command == "run-once") {
     if (positional.size() != 2) usage_error("run-once needs one job: sweep, delete, notify, escalate or export");
     a.job = positional[1];
+  } else if (a.command == "import") {
+    if (positional.size() != 2) usage_error("import needs one FILE");
+    if (a.member_import.controller.empty()) usage_error("import needs --controller CODE (the member)");
+    if (a.reference.kind.empty()) usage_error("import needs --kind participants");
+    if (a.reference.kind != "participants")
+      usage_error("import --kind " + a.reference.kind + ": only participants can be imported yet (activities and attendance are to come)");
+    a.member_import.kind = a.reference.kind;
+    a.reference.kind.clear();
+    a.member_import.path = positional[1];
   } else if (a.command == "import-outcomes") {
     if (positional.size() != 2) usage_error("import-outcomes needs one FILE");
     if (!a.options.recipient) usage_error("import-outcomes needs --recipient NAME");
@@ -136,6 +160,8 @@ Args parse_args(int argc, char** argv) {
   if (a.command != "load-reference" && (!a.reference.kind.empty() || a.reference.vintage || a.reference.index))
     usage_error("--kind, --vintage and --index apply to load-reference");
   if (a.options.as_of && a.job != "sweep") usage_error("--as-of applies to run-once sweep only");
+  if (a.command != "import" && (!a.member_import.controller.empty() || a.member_import.date_format || a.member_import.conninfo))
+    usage_error("--controller, --date-format and --database apply to import");
   if ((a.options.recipient || a.options.output_dir) && a.job != "export" && a.command != "import-outcomes")
     usage_error("--recipient and --output-dir apply to run-once export (and --recipient to import-outcomes)");
   if (a.options.recreate) {
@@ -213,6 +239,14 @@ int run_main(int argc, char** argv) {
   asio::io_context io(1);
   Runtime rt{io, config, args.config_path, config.daemon.name.empty() ? default_holder() : config.daemon.name, zone, {}};
   rt.metrics.started_at = Runtime::wall_now();
+
+  if (args.command == "import") {
+    int code = 1;
+    asio::co_spawn(io, [&]() -> awaitable<void> { code = co_await import_member_file(rt, args.member_import); },
+                   asio::detached);
+    io.run();
+    return code;
+  }
 
   if (args.command == "import-outcomes") {
     int code = 1;

@@ -80,7 +80,7 @@ lk_counts() {
 }
 
 lk_visible() { find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' -printf '%f\n' 2>/dev/null | sort; }
-lk_hidden() { find "$1" -mindepth 1 -maxdepth 1 -name '.*' -printf '%f\n' 2>/dev/null | sort; }
+lk_hidden() { find "$1" -mindepth 1 -maxdepth 1 -name '.*' ! -name .outreachd-exports -printf '%f\n' 2>/dev/null | sort; }
 
 # lk_wait_idle TIMEOUT: until no session of the daemon's role is running a statement (a killed
 # daemon's backend finishes the statement it was running before it notices).

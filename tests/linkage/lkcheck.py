@@ -233,7 +233,8 @@ def check_file(conn, directory, name, gpg_home=None):
 
 def check_directory(conn, directory, gpg_home=None, allow_hidden=False):
     names = sorted(os.listdir(directory))
-    hidden = [n for n in names if n.startswith(".")]
+    # (.outreachd-exports marks an export directory: not a temporary file)
+    hidden = [n for n in names if n.startswith(".") and n != ".outreachd-exports"]
     if not allow_hidden:
         check(not hidden, f"{os.path.basename(directory)}: no hidden (temporary) files left", " ".join(hidden))
     visible = [n for n in names if not n.startswith(".")]

@@ -15,6 +15,7 @@
 #include "blocking.hpp"
 #include "jobs/child_process.hpp"
 #include "jobs/export_file.hpp"
+#include "jobs/file_removal.hpp"
 #include "jobs/file_steps.hpp"
 #include "jobs/job.hpp"
 #include "log.hpp"
@@ -231,6 +232,8 @@ class ExportJob final : public Job {
       const std::function<void()> put_in_place = [dir, file_name, manifest] {
         ExportFile::write_atomically(dir, file_name + ".manifest.json", manifest + "\n");
         ExportFile::commit_existing(dir, file_name);
+        // The directory holds exports: the sweep's removal of expired files relies on the mark.
+        mark_export_directory(dir);
       };
       co_await file_step(ctx, "putting the export in place", put_in_place);
     } catch (const std::exception& e) {

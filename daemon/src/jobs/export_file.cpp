@@ -1,11 +1,11 @@
 #include "jobs/export_file.hpp"
 
+#include "jobs/file_removal.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -45,69 +45,7 @@ void write_all(int fd, std::string_view bytes, const std::string& path) {
   }
 }
 
-// File systems that write a file's new bytes over its old blocks (statfs f_type).
-bool overwrites_in_place(long type) {
-  switch (static_cast<unsigned long>(type)) {
-    case 0xEF53UL:      // ext2, ext3, ext4
-    case 0x58465342UL:  // XFS (an export file shares no extents)
-    case 0x01021994UL:  // tmpfs
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
-
-std::string ExportFile::remove_expired(const std::string& directory, const std::string& name) {
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
-    throw FileError("not an export file name: " + name);
-  const std::string path = directory + "/" + name;
-  int fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return "not_found";
-    fail("cannot open for removal", path);
-  }
-  struct stat st {};
-  struct statfs fs {};
-  if (::fstat(fd, &st) != 0 || ::fstatfs(fd, &fs) != 0) {
-    const int saved = errno;
-    ::close(fd);
-    errno = saved;
-    fail("cannot stat", path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw FileError(path + " is not a regular file: left in place");
-  }
-  const bool in_place = overwrites_in_place(static_cast<long>(fs.f_type));
-  if (in_place) {
-    const std::string zeros(std::size_t{1} << 20, '\0');
-    off_t done = 0;
-    while (done < st.st_size) {
-      const auto size = static_cast<std::size_t>(std::min<off_t>(st.st_size - done, static_cast<off_t>(zeros.size())));
-      const ssize_t n = ::pwrite(fd, zeros.data(), size, done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const int saved = errno;
-        ::close(fd);
-        errno = saved;
-        fail("cannot overwrite", path);
-      }
-      done += n;
-    }
-    if (::fsync(fd) != 0) {
-      const int saved = errno;
-      ::close(fd);
-      errno = saved;
-      fail("cannot fsync", path);
-    }
-  }
-  ::close(fd);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail("cannot remove", path);
-  fsync_directory(directory);
-  return in_place ? "overwritten" : "unlinked";
-}
 
 void ExportFile::require_writable_directory(const std::string& directory) {
   struct stat st {};
@@ -129,7 +67,14 @@ ExportFile::ExportFile(std::string directory, std::string name)
 
 ExportFile::~ExportFile() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(temp_.c_str());
+  if (committed_) return;
+  // Personal data that will never be sent (an abandoned export, the plain text of an encrypted
+  // one): overwritten where the file system allows, then removed.
+  try {
+    shred_file(temp_);
+  } catch (const std::exception&) {
+    ::unlink(temp_.c_str());
+  }
 }
 
 void ExportFile::write(std::string_view bytes) {

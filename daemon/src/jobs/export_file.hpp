@@ -34,11 +34,6 @@ class ExportFile {
   // Moves ".<name>.partial", written by another program, into place (fsync, rename, fsync dir).
   static void commit_existing(const std::string& directory, const std::string& name);
   static void require_writable_directory(const std::string& directory);
-  // Removes an expired export file: "overwritten" (zeros over every byte, fsync, then unlink)
-  // where the file system writes in place (ext2/3/4, XFS, tmpfs), "unlinked" where it would
-  // write the zeros elsewhere (btrfs, ZFS, F2FS, NFS, overlay ...: overwriting would leave the
-  // old blocks), "not_found" when there is no such file. Symbolic links are refused.
-  static std::string remove_expired(const std::string& directory, const std::string& name);
 
  private:
   void flush();

@@ -81,7 +81,8 @@ REVOKE EXECUTE ON FUNCTION outreach.export_column_specs(text, int) FROM PUBLIC;
 -- every value quoted as a literal; the field kinds are the only code. eligible_only adds the
 -- eligibility rule; keyed ($1 controller ids, $2 participant ids) restricts it to those.
 CREATE OR REPLACE FUNCTION outreach.export_render_sql(recipient text, layout_version int, as_of date,
-                                                      eligible_only boolean, keyed boolean DEFAULT false)
+                                                      eligible_only boolean, keyed boolean DEFAULT false,
+                                                      before_export bigint DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -192,7 +193,7 @@ BEGIN
                      FROM (SELECT b.controller_id, b.export_id, unnest(b.participant_ids) AS participant_id,
                                   unnest(b.participant_references) AS reference, unnest(b.content_hashes) AS content_hash
                            FROM outreach.disclosure_block b
-                           WHERE b.recipient = %L %s) AS d
+                           WHERE b.recipient = %L %s %s) AS d
                      GROUP BY d.controller_id, d.participant_id) AS prev
             ON prev.controller_id = p.controller_id AND prev.participant_id = p.participant_id
           WHERE %s) AS x$sql$,
@@ -208,10 +209,12 @@ BEGIN
     recipient,
     CASE WHEN keyed THEN 'AND (b.controller_id, b.block) IN (SELECT k.c, (k.p >> 12)::int FROM unnest($1::int[], $2::bigint[]) AS k(c, p))'
          ELSE '' END,
+    -- (a re-created export: what was sent before it, so its records say "new" or "correction" as they did)
+    CASE WHEN before_export IS NOT NULL THEN format('AND b.export_id < %s', before_export) ELSE '' END,
     CASE WHEN cardinality(conds) = 0 THEN 'true' ELSE array_to_string(conds, ' AND ') END);
 END
 $$;
-COMMENT ON FUNCTION outreach.export_render_sql(text, int, date, boolean, boolean) IS
+COMMENT ON FUNCTION outreach.export_render_sql(text, int, date, boolean, boolean, bigint) IS
   'the query rendering a recipient''s export rows from its layout (with the eligibility rule when eligible_only)';
 
 -- File name from the recipient's pattern.
@@ -342,9 +345,10 @@ BEGIN
     SELECT * FROM outreach.export_stage_blocks(new_id, r.name, layout, as_of);
   END IF;
   SELECT coalesce(sum(cardinality(s.participant_ids)), 0) INTO n FROM outreach.export_chunk s WHERE s.export_id = new_id;
-  IF export_open.recreates IS NULL AND EXISTS (SELECT 1 FROM outreach.recipient_layout_column c
+  IF EXISTS (SELECT 1 FROM outreach.recipient_layout_column c
              WHERE c.recipient = r.name AND c.kind = 'export' AND c.version = layout AND c.field = 'record_action') THEN
-    actions := outreach.export_stage_actions(new_id, r.name, layout);
+    -- the pending erasure, withdrawal and restriction records, or those the re-created export carried
+    actions := outreach.export_stage_actions(new_id, r.name, layout, export_open.recreates);
   END IF;
 
   UPDATE outreach.export e SET file_name = fname, row_count = n + actions, action_rows = actions
@@ -587,7 +591,7 @@ $$;
 COMMENT ON FUNCTION outreach.export_abandon(bigint, text) IS
   'abandons an export being built (its staged rows are dropped; nothing reaches the ledger)';
 
-REVOKE EXECUTE ON FUNCTION outreach.export_render_sql(text, int, date, boolean, boolean),
+REVOKE EXECUTE ON FUNCTION outreach.export_render_sql(text, int, date, boolean, boolean, bigint),
   outreach.export_clear_staging(bigint), outreach.export_begin(text, date), outreach.export_lines(bigint),
   outreach.export_changed_since_staging(bigint), outreach.export_finish(bigint, text, bigint, text),
   outreach.export_abandon(bigint, text) FROM PUBLIC;
@@ -713,7 +717,11 @@ REVOKE ALL ON outreach.export_action_line FROM PUBLIC;
 -- The records of the pending follow-ups of a recipient (one per person: erasure before
 -- withdrawal before restriction, of what still holds; the person's pending rectifications are
 -- answered by it too), written under the layout with only the reference and the action.
-CREATE OR REPLACE FUNCTION outreach.export_stage_actions(export_id bigint, recipient text, layout_version int) RETURNS int
+--
+-- Re-creating an export (carried_by: the export re-created), the records that export carried:
+-- per person, the first of erasure, withdrawal, restriction among the follow-ups it answered.
+CREATE OR REPLACE FUNCTION outreach.export_stage_actions(export_id bigint, recipient text, layout_version int,
+                                                        carried_by bigint DEFAULT NULL) RETURNS int
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -735,23 +743,28 @@ BEGIN
     FROM (SELECT f.controller_id, f.participant_id,
                  -- what still holds now: erased (gone), withdrawn, restricted
                  (array_agg(f.kind ORDER BY array_position(ARRAY['erasure', 'withdrawal', 'restriction'], f.kind::text))
-                    FILTER (WHERE (f.kind = 'erasure' AND p.participant_id IS NULL)
-                               OR (f.kind = 'withdrawal' AND p.withdrawn_at IS NOT NULL)
-                               OR (f.kind = 'restriction' AND p.restricted_at IS NOT NULL)))[1] AS kind,
+                    FILTER (WHERE %s))[1] AS kind,
                  min(f.reference) AS reference, array_agg(f.followup_id ORDER BY f.followup_id) AS followup_ids
           FROM outreach.recipient_followup f
           LEFT JOIN outreach.participant p ON p.controller_id = f.controller_id AND p.participant_id = f.participant_id
-          WHERE f.recipient = %L AND f.carried_by IS NULL AND f.cancelled_at IS NULL
+          WHERE f.recipient = %L AND %s
           GROUP BY f.controller_id, f.participant_id) AS a
     WHERE a.kind IS NOT NULL$sql$,
-    export_id, outreach.export_column_specs(recipient, layout_version), exprs, recipient);
+    export_id, outreach.export_column_specs(recipient, layout_version), exprs,
+    CASE WHEN carried_by IS NULL THEN '(f.kind = ''erasure'' AND p.participant_id IS NULL)
+                                   OR (f.kind = ''withdrawal'' AND p.withdrawn_at IS NOT NULL)
+                                   OR (f.kind = ''restriction'' AND p.restricted_at IS NOT NULL)'
+         ELSE 'f.kind IN (''erasure'', ''withdrawal'', ''restriction'')' END,
+    recipient,
+    CASE WHEN carried_by IS NULL THEN 'f.carried_by IS NULL AND f.cancelled_at IS NULL'
+         ELSE format('f.carried_by = %s', carried_by) END);
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END
 $$;
-COMMENT ON FUNCTION outreach.export_stage_actions(bigint, text, int) IS
+COMMENT ON FUNCTION outreach.export_stage_actions(bigint, text, int, bigint) IS
   'stages an export''s erasure, withdrawal and restriction records (layouts with a record_action column); returns how many';
-REVOKE EXECUTE ON FUNCTION outreach.export_stage_actions(bigint, text, int) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION outreach.export_stage_actions(bigint, text, int, bigint) FROM PUBLIC;
 
 -- The staged blocks of an export, by one query: the eligible participants' records, collected
 -- per member and block by export_block (which keeps those changed since last sent). A function

@@ -28,10 +28,15 @@ AS $$
 DECLARE
   e outreach.export;
 BEGIN
-  IF reference IS NOT NULL AND (length(reference) > 200 OR reference ~ '[[:cntrl:]]') THEN
+  -- (control characters, and the format characters that reorder or hide text: line and
+  -- paragraph separators, zero-width and bidirectional controls)
+  IF reference IS NOT NULL AND (length(reference) > 200
+                                OR reference ~ '[[:cntrl:]\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]') THEN
     RAISE EXCEPTION 'reference must be at most 200 printable characters' USING ERRCODE = '22023';
   END IF;
-  IF delivered_at IS NULL OR delivered_at > now() THEN
+  IF delivered_at IS NULL THEN
+    RAISE EXCEPTION 'delivered_at must be given' USING ERRCODE = '22004';
+  ELSIF delivered_at > now() THEN
     RAISE EXCEPTION 'delivered_at must not be in the future' USING ERRCODE = '22023';
   END IF;
   SELECT * INTO e FROM outreach.export x WHERE x.export_id = confirm_export_delivered.export_id FOR UPDATE;
@@ -60,18 +65,18 @@ COMMENT ON FUNCTION outreach.confirm_export_delivered(bigint, text, timestamptz)
 
 -- What outreachd's sweep job removes: delivered exports past their days, files still there.
 CREATE OR REPLACE FUNCTION outreach.export_files_expired()
-RETURNS TABLE (export_id bigint, directory text, file_name text)
+RETURNS TABLE (export_id bigint, directory text, file_name text, sha256 text)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT x.export_id, x.directory, x.file_name
+  SELECT x.export_id, x.directory, x.file_name, x.sha256
   FROM outreach.export x
   WHERE x.status = 'finished' AND x.removed_at IS NULL
     AND x.delivered_at <= now() - make_interval(days => outreach.export_file_days())
   ORDER BY x.export_id
 $$;
 COMMENT ON FUNCTION outreach.export_files_expired() IS
-  'delivered exports whose file is past the service''s export_file_days and not yet removed (outreachd)';
+  'delivered exports whose file is past the service''s export_file_days and not yet removed, with the file''s checksum (outreachd)';
 
 -- outreachd removed the file and its manifest: overwritten then unlinked, unlinked only (a file
 -- system that writes elsewhere: overwriting would not reach the old blocks), or not found.
@@ -83,12 +88,19 @@ BEGIN
   IF removal IS NULL OR removal NOT IN ('overwritten', 'unlinked', 'not_found') THEN
     RAISE EXCEPTION 'removal must be overwritten, unlinked or not_found' USING ERRCODE = '22023';
   END IF;
+  -- Only a file that is due (export_files_expired): the daemon's credential cannot record an
+  -- early removal.
   UPDATE outreach.export x SET removed_at = now(), removal = export_file_removed.removal
-  WHERE x.export_id = export_file_removed.export_id AND x.status = 'finished' AND x.delivered_at IS NOT NULL
-    AND x.removed_at IS NULL;
-  IF NOT FOUND AND NOT EXISTS (SELECT 1 FROM outreach.export x
-                               WHERE x.export_id = export_file_removed.export_id AND x.removed_at IS NOT NULL) THEN
-    RAISE EXCEPTION 'export % is not a delivered export', export_id USING ERRCODE = '55000';
+  WHERE x.export_id = export_file_removed.export_id AND x.status = 'finished' AND x.removed_at IS NULL
+    AND x.delivered_at <= now() - make_interval(days => outreach.export_file_days());
+  IF NOT FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM outreach.export x WHERE x.export_id = export_file_removed.export_id) THEN
+      RAISE EXCEPTION 'unknown export %', export_id USING ERRCODE = '42704';
+    ELSIF NOT EXISTS (SELECT 1 FROM outreach.export x
+                      WHERE x.export_id = export_file_removed.export_id AND x.removed_at IS NOT NULL) THEN
+      RAISE EXCEPTION 'export % is not due for removal (delivered and past export_file_days)', export_id
+        USING ERRCODE = '55000';
+    END IF;
   END IF;
 END
 $$;
@@ -116,6 +128,7 @@ DECLARE
   gone bigint;
   not_shareable bigint;
   changed bigint;
+  staged bigint;
 BEGIN
   SELECT * INTO o FROM outreach.export x WHERE x.export_id = original;
   SELECT coalesce(array_agg(b.controller_id), '{}'), coalesce(array_agg(u.participant_id), '{}'), count(*)
@@ -142,7 +155,8 @@ BEGIN
       original, not_shareable, listed USING ERRCODE = '55000',
       HINT = 'Records that may no longer be shared are not sent again.';
   END IF;
-  -- Every record, whether or not it changed since (no previous hash given to export_block).
+  -- Every record, whether or not it changed since (no previous hash given to export_block),
+  -- rendered as before the export (its records say "new" or "correction" as they did).
   EXECUTE format($sql$
     INSERT INTO outreach.export_chunk
     SELECT %s::bigint, g.controller_id, g.block, (g.b).participant_ids, (g.b).cohort_years, (g.b).src_xmins,
@@ -153,7 +167,14 @@ BEGIN
           FROM (%s) AS r
           GROUP BY r.controller_id, (r.participant_id >> 12)::int) AS g
     WHERE g.b IS NOT NULL$sql$,
-    new_id, outreach.export_render_sql(o.recipient, o.layout_version, o.as_of, false, true)) USING cs, ps;
+    new_id, outreach.export_render_sql(o.recipient, o.layout_version, o.as_of, true, true, original)) USING cs, ps;
+  -- The eligibility rule as of the export's date: the recipient's entry years and required fields.
+  SELECT coalesce(sum(cardinality(c.participant_ids)), 0) INTO staged FROM outreach.export_chunk c WHERE c.export_id = new_id;
+  IF staged < listed THEN
+    RAISE EXCEPTION 'export % cannot be re-created: % of its % participants are no longer in the recipient''s scope',
+      original, listed - staged, listed USING ERRCODE = '55000',
+      HINT = 'Its entry years or required fields no longer include them.';
+  END IF;
   SELECT count(*) INTO changed
   FROM (SELECT b.controller_id, u.participant_id, u.content_hash
         FROM outreach.disclosure_block b

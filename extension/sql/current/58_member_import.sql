@@ -82,7 +82,7 @@ REVOKE EXECUTE ON FUNCTION outreach.participant_import_lines(bytea, text, date, 
 CREATE OR REPLACE VIEW outreach.import_progress WITH (security_barrier = true) AS
 SELECT p.pid, p.param11::bigint AS import_id, p.param12::int AS controller_id,
        CASE p.param13 WHEN 1 THEN 'reading' WHEN 2 THEN 'writing' END AS phase,
-       p.param14 AS lines_total,
+       nullif(p.param14, 0) AS lines_total,
        p.param3 AS lines_done,
        p.param4 AS lines_bad,
        p.param1 AS bytes_read, p.param2 AS bytes_total
@@ -151,6 +151,7 @@ BEGIN
   CREATE TEMP TABLE outreach_import_line ON COMMIT DROP AS
   SELECT l.*, NULL::int AS institution_id, NULL::bigint AS participant_id, NULL::int AS same_as_line
   FROM outreach.participant_import_lines(content, date_format, current_date, fields, keys, vals) AS l;
+  ANALYZE pg_temp.outreach_import_line;  -- (the statements below join it with the member's participants)
   SELECT max(l.line_no) INTO last_line FROM pg_temp.outreach_import_line l;
 
   -- Schools by URN or UKPRN: unknown ones are the line's problem.
@@ -262,19 +263,22 @@ BEGIN
                              'updated', counts.updated, 'bad', counts.bad));
   PERFORM outreach.import_progress_phase(3, 0);
 
+  -- Lines matched to an earlier line of the file: that line's participant.
+  UPDATE pg_temp.outreach_import_line l SET participant_id = p.participant_id
+  FROM pg_temp.outreach_import_line f
+  JOIN outreach.participant p ON p.controller_id = cid AND p.external_ref = f.external_ref
+  WHERE l.same_as_line IS NOT NULL AND f.line_no = l.same_as_line AND f.status = 'ok';
+
   RETURN QUERY
   SELECT new_id, l.line_no,
          CASE WHEN l.status <> 'ok' THEN l.status WHEN w.inserted THEN 'inserted' WHEN w.changed THEN 'updated'
               ELSE 'unchanged' END,
          l.reason,
-         coalesce(w.participant_id, l.participant_id,
-                  (SELECT p.participant_id FROM outreach.participant p WHERE l.status = 'ok' AND w.external_ref IS NULL
-                     AND p.controller_id = cid AND p.external_ref = l.external_ref),
-                  (SELECT p.participant_id FROM pg_temp.outreach_import_line f
-                   JOIN outreach.participant p ON p.controller_id = cid AND p.external_ref = f.external_ref
-                   WHERE f.line_no = l.same_as_line))
+         coalesce(w.participant_id, l.participant_id, p.participant_id)
   FROM pg_temp.outreach_import_line l
   LEFT JOIN pg_temp.outreach_import_written w ON l.status = 'ok' AND w.external_ref = l.external_ref
+  LEFT JOIN outreach.participant p
+    ON l.status = 'ok' AND w.external_ref IS NULL AND p.controller_id = cid AND p.external_ref = l.external_ref
   ORDER BY l.line_no, l.status DESC;
 END
 $$;

@@ -15,9 +15,11 @@ ALTER TABLE outreach.export
     CHECK ((removed_at IS NULL) = (removal IS NULL) AND (removed_at IS NULL OR delivered_at IS NOT NULL));
 ALTER TABLE outreach.service_retention
   ADD COLUMN export_file_days int NOT NULL DEFAULT 30 CHECK (export_file_days BETWEEN 0 AND 365);
--- Both take one more argument.
+-- These take one more argument.
 DROP FUNCTION outreach.export_finish(bigint, text, bigint);
 DROP FUNCTION outreach.set_service_retention(int, int);
+DROP FUNCTION outreach.export_render_sql(text, int, date, boolean, boolean);
+DROP FUNCTION outreach.export_stage_actions(bigint, text, int);
 
 -- Members import their own files (58_member_import.sql); each import is on the audit trail.
 ALTER TABLE outreach.audit_log DROP CONSTRAINT audit_log_action_check,

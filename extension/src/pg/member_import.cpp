@@ -18,6 +18,7 @@
 #include "../core/participant_lines.hpp"
 #include "../core/text_encoding.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,6 +50,27 @@ namespace {
 
 // Progress parameters beyond COPY's own (commands/progress.h uses 0-5).
 constexpr int progress_import_id = 10, progress_controller = 11, progress_phase = 12, progress_lines = 13;
+
+// This backend's import, published again with every update: statements inside the import
+// (the temporary tables' TOAST indexes) report their own progress into the same slots
+// (CREATE INDEX uses 10-12) while the backend's command stays COPY.
+struct Published {
+	int64 import_id = 0, controller_id = 0, phase = 0, lines_total = 0;
+} published;
+
+// Updates count parameters (index, values) together with the import's own.
+void publish(int count, const int *index, const int64 *values) {
+	int all_index[8];
+	int64 all_values[8];
+	const int own_index[] = {progress_import_id, progress_controller, progress_phase, progress_lines};
+	const int64 own_values[] = {published.import_id, published.controller_id, published.phase, published.lines_total};
+	int n = 0;
+	for (int i = 0; i < 4; ++i)
+		all_index[n] = own_index[i], all_values[n++] = own_values[i];
+	for (int i = 0; i < count && n < 8; ++i)
+		all_index[n] = index[i], all_values[n++] = values[i];
+	pgstat_progress_update_multi_param(n, all_index, all_values);
+}
 
 constexpr int n_columns = 19;
 
@@ -157,19 +179,23 @@ private:
 	throw outreach::Error("22P04", message, detail, hint);
 }
 
-// The next record, as CsvReader reads it, except after a quote that never closes: CsvReader
-// takes the rest of the file for the quoted field; a member's file goes on at the next physical
-// line after the one the quote opened on (that line reported bad), so that one stray quote
-// loses one line, not the file.
-bool next_record(csv::CsvReader &reader, std::string_view text, csv::CsvRecord &rec) {
+// The next record, as CsvReader reads it, except after a stray quote. A quoted field may hold
+// line breaks, so CsvReader reads on to the next quote, which in a member's file is often the
+// next line's stray quote: every line between would be lost, neither reported nor imported.
+// So a record that runs over several physical lines and is bad (a CSV error, or not as many
+// fields as the header) is reported as its first line's fault, and reading goes on at the
+// next physical line: one stray quote loses one line.
+bool next_record(csv::CsvReader &reader, std::string_view text, csv::CsvRecord &rec, std::size_t n_fields) {
 	const std::size_t start = reader.position();
 	if (!reader.next(rec))
 		return false;
-	if (!rec.ok() && rec.error.rfind("unterminated quoted field", 0) == 0) {
-		rec.error = "a quote opened on this line never closes (the line is skipped; reading goes on at the next)";
+	const bool several_lines = reader.line() > rec.line_no + 1 || (!rec.ok() && rec.error.rfind("unterminated", 0) == 0);
+	if (several_lines && (!rec.ok() || rec.fields.size() != n_fields)) {
+		rec.error = "a quote opened on this line does not close on it (the line is skipped; reading goes on at the next)";
+		rec.fields.clear();
 		const std::size_t lf = text.find('\n', start);
-		if (lf != std::string_view::npos)
-			reader = csv::CsvReader(text, lf + 1, rec.line_no + 1);
+		reader = lf == std::string_view::npos ? csv::CsvReader(text, text.size(), rec.line_no + 1)
+											  : csv::CsvReader(text, lf + 1, rec.line_no + 1);
 	}
 	return true;
 }
@@ -227,7 +253,7 @@ OUTREACH_FUNCTION(participant_import_lines) {
 	// The date order, from every date of birth in the file.
 	idates::Tally tally;
 	const int dob_column = mapping.column_of[3];
-	while (next_record(reader, text, rec)) {
+	while (next_record(reader, text, rec, header.size())) {
 		if (rec.ok()) {
 			const std::string_view v = pl::value(rec.fields, dob_column);
 			if (!v.empty())
@@ -246,11 +272,14 @@ OUTREACH_FUNCTION(participant_import_lines) {
 		out.note(1, "column \"" + mapping.unknown[i].substr(0, 100) + "\" (position " +
 						std::to_string(mapping.unknown_positions[i]) + ") is not a field of participants: ignored");
 
+	// The total, for the progress report: the physical lines after the header (records with
+	// line breaks inside make it an upper bound).
+	published.lines_total = static_cast<int64>(std::count(text.begin() + static_cast<std::ptrdiff_t>(body_start), text.end(), '\n'));
 	pl::Checker checker(mapping, header, frames, order, today);
 	pl::Row row;
 	csv::CsvReader lines(text, body_start, body_line);
 	std::int64_t done = 0, bad = 0;
-	while (next_record(lines, text, rec)) {
+	while (next_record(lines, text, rec, header.size())) {
 		++done;
 		if (!rec.ok()) {
 			out.error(rec.line_no, rec.error);
@@ -275,14 +304,14 @@ OUTREACH_FUNCTION(participant_import_lines) {
 				CHECK_FOR_INTERRUPTS();
 				const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
 				const int64 values[] = {static_cast<int64>(lines.position()), done, bad};
-				pgstat_progress_update_multi_param(3, index, values);
+				publish(3, index, values);
 			});
 	}
 	guard([&] {
-		const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED,
-							 progress_lines};
-		const int64 values[] = {static_cast<int64>(bytes.size()), done, bad, done};
-		pgstat_progress_update_multi_param(4, index, values);
+		published.lines_total = done;
+		const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
+		const int64 values[] = {static_cast<int64>(bytes.size()), done, bad};
+		publish(3, index, values);
 	});
 	return (Datum)0;
 }
@@ -299,10 +328,10 @@ OUTREACH_FUNCTION(import_progress_begin) {
 	const int64 size = PG_GETARG_INT64(3);
 	guard([&] {
 		pgstat_progress_start_command(PROGRESS_COMMAND_COPY, relation);
-		const int index[] = {PROGRESS_COPY_COMMAND, PROGRESS_COPY_TYPE, PROGRESS_COPY_BYTES_TOTAL, progress_import_id,
-							 progress_controller, progress_phase};
-		const int64 values[] = {PROGRESS_COPY_COMMAND_FROM, PROGRESS_COPY_TYPE_CALLBACK, size, import_id, controller_id, 1};
-		pgstat_progress_update_multi_param(6, index, values);
+		published = Published{import_id, controller_id, 1, 0};
+		const int index[] = {PROGRESS_COPY_COMMAND, PROGRESS_COPY_TYPE, PROGRESS_COPY_BYTES_TOTAL};
+		const int64 values[] = {PROGRESS_COPY_COMMAND_FROM, PROGRESS_COPY_TYPE_CALLBACK, size};
+		publish(3, index, values);
 	});
 	PG_RETURN_VOID();
 }
@@ -312,12 +341,14 @@ OUTREACH_FUNCTION(import_progress_phase) {
 	const int64 written = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1);
 	guard([&] {
 		if (phase >= 3) {
+			published = Published{};
 			pgstat_progress_end_command();
 			return;
 		}
-		const int index[] = {progress_phase, PROGRESS_COPY_TUPLES_PROCESSED};
-		const int64 values[] = {phase, written};
-		pgstat_progress_update_multi_param(phase == 2 ? 2 : 1, index, values);
+		published.phase = phase;
+		const int index[] = {PROGRESS_COPY_TUPLES_PROCESSED};
+		const int64 values[] = {written};
+		publish(phase == 2 ? 1 : 0, index, values);
 	});
 	PG_RETURN_VOID();
 }
