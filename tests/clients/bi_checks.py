@@ -32,6 +32,8 @@ ALLOWED_RELATIONS = {
     "retention_summary", "retention_forecast",
     # the data catalogue: which columns of the schema hold what kind of data (no data itself)
     "data_catalogue",
+    # the coding frames of the coded fields (HESA's codes and labels: the categories BI groups by)
+    "coding_frame",
 }
 # SECURITY DEFINER functions it may execute: each returns aggregates or its own access.
 ALLOWED_DEFINER_FUNCTIONS = {

@@ -10,7 +10,8 @@ CREATE TABLE outreach.audit_log (
   session_role name NOT NULL,
   acting_role name NOT NULL,
   action text NOT NULL CHECK (action IN ('insert', 'update', 'delete', 'read_special', 'unmark', 'confirm_deletion', 'erasure',
-                                         'find_subject', 'reinstate', 'lift_restriction', 'support_read', 'import')),
+                                         'find_subject', 'reinstate', 'lift_restriction', 'support_read', 'import',
+                                         'dismiss_duplicate')),
   relation text NOT NULL,
   record jsonb NOT NULL,      -- the record's key, e.g. {"participant_id": 42}
   columns text[],             -- for updates and reads: which columns

@@ -185,11 +185,14 @@ BEGIN
         JOIN outreach.participant p ON p.controller_id = cid AND p.linkage_id OPERATOR(outreach.=) k.linkage_id
         ORDER BY k.line_no, p.participant_id) AS m
   WHERE l.line_no = m.line_no;
+  -- (the pseudonyms given by more than one new line first, by hashing: few lines are repeats)
   UPDATE pg_temp.outreach_import_line l
   SET status = 'matched', same_as_line = f.first_line,
       reason = format('the same person as line %s by name, date of birth and postcode: not added', f.first_line)
   FROM (SELECT k.line_no, min(k.line_no) OVER (PARTITION BY k.linkage_id::text) AS first_line
-        FROM pg_temp.outreach_import_key k) AS f
+        FROM pg_temp.outreach_import_key k
+        WHERE k.linkage_id::text IN (SELECT r.linkage_id::text FROM pg_temp.outreach_import_key r
+                                     GROUP BY r.linkage_id::text HAVING count(*) > 1)) AS f
   WHERE l.line_no = f.line_no AND f.first_line < f.line_no AND l.status = 'ok';
 
   -- Written in batches (the progress shows the lines written).

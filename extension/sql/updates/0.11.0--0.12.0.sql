@@ -24,7 +24,8 @@ DROP FUNCTION outreach.export_stage_actions(bigint, text, int);
 -- Members import their own files (58_member_import.sql); each import is on the audit trail.
 ALTER TABLE outreach.audit_log DROP CONSTRAINT audit_log_action_check,
   ADD CONSTRAINT audit_log_action_check CHECK (action IN ('insert', 'update', 'delete', 'read_special', 'unmark',
-    'confirm_deletion', 'erasure', 'find_subject', 'reinstate', 'lift_restriction', 'support_read', 'import'));
+    'confirm_deletion', 'erasure', 'find_subject', 'reinstate', 'lift_restriction', 'support_read', 'import',
+    'dismiss_duplicate'));
 CREATE TABLE outreach.coding_frame (
   field text NOT NULL CHECK (field IN ('sex', 'gender_identity', 'ethnicity', 'disability', 'religion')),
   code text NOT NULL CHECK (code ~ '^[0-9A-Za-z]{1,10}$'),
@@ -65,3 +66,25 @@ CREATE POLICY member_import_read ON outreach.member_import FOR SELECT
 ALTER TABLE outreach.swept_records DROP CONSTRAINT swept_records_kind_check,
   ADD CONSTRAINT swept_records_kind_check CHECK (kind IN ('audit_log', 'tombstone', 'ledger', 'notice_delivery',
                                                           'outcome_import_error', 'subject_lookup', 'member_import'));
+-- Likely duplicates within a member (59_possible_duplicates.sql).
+CREATE TABLE outreach.possible_duplicate (
+  controller_id int NOT NULL,
+  participant_id bigint NOT NULL,
+  other_participant_id bigint NOT NULL,
+  reasons text[] NOT NULL,
+  found_at timestamptz NOT NULL DEFAULT now(),
+  status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'dismissed')),
+  decided_at timestamptz,
+  decided_by name,
+  PRIMARY KEY (controller_id, participant_id, other_participant_id),
+  CHECK (participant_id < other_participant_id),
+  CHECK ((status = 'open') = (decided_at IS NULL)),
+  FOREIGN KEY (controller_id, participant_id) REFERENCES outreach.participant ON DELETE CASCADE,
+  FOREIGN KEY (controller_id, other_participant_id) REFERENCES outreach.participant ON DELETE CASCADE
+);
+CREATE INDEX possible_duplicate_other_idx ON outreach.possible_duplicate (controller_id, other_participant_id);
+SELECT pg_catalog.pg_extension_config_dump('outreach.possible_duplicate', '');
+ALTER TABLE outreach.possible_duplicate ENABLE ROW LEVEL SECURITY;
+ALTER TABLE outreach.possible_duplicate FORCE ROW LEVEL SECURITY;
+CREATE POLICY possible_duplicate_read ON outreach.possible_duplicate FOR SELECT
+  USING (outreach.controller_visible(controller_id, 'reader'));
