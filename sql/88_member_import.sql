@@ -13,6 +13,7 @@ DECLARE
 BEGIN
   DELETE FROM outreach.member_import WHERE controller_id = ANY (ids);
   DELETE FROM outreach.participant WHERE controller_id = ANY (ids);
+  DELETE FROM outreach.activity WHERE controller_id = ANY (ids);
   DELETE FROM outreach.tombstone WHERE controller_id = ANY (ids);
   DELETE FROM outreach.audit_log WHERE controller_id = ANY (ids);
   DELETE FROM outreach.controller WHERE controller_id = ANY (ids);
@@ -149,5 +150,37 @@ SELECT status, count(*) FROM outreach.import_participants(:uni, 'big.csv', conve
                             CASE WHEN i % 20 = 0 THEN '2008-02-30' ELSE to_char(DATE '2008-01-01' + i, 'YYYY-MM-DD') END), E'\n')
    FROM generate_series(1, 1000) AS i), 'UTF8')) GROUP BY 1 ORDER BY 1;
 RESET ROLE;
+
+-- Activities and attendance files: by the member's references; unknown types, participants
+-- and activities are the line's problem; the same files again change nothing.
+SET ROLE regress_mi_writer;
+SELECT line_no, status, reason, activity_id IS NOT NULL AS has_id
+FROM outreach.import_activities(:uni, 'activities.csv', convert_to(
+'Activity ID,Type,Title,Start Date,End Date,Room
+S1,summer_school,Summer School,20/07/2026,24/07/2026,Hall
+T1,campus_visit,Campus day,12/03/2026,,
+X1,juggling,Mystery,01/02/2026,,
+B1,campus_visit,Backwards,10/03/2026,01/03/2026,
+T1,campus_visit,Again,13/03/2026,,', 'UTF8')) ORDER BY line_no, status;
+SELECT line_no, status, reason, participant_id IS NOT NULL AS has_participant, activity_id IS NOT NULL AS has_activity
+FROM outreach.import_attendance(:uni, 'attended.csv', convert_to(
+'Student ID,Activity,Date
+A1,S1,21/07/2026
+A2,S1,21/07/2026
+A1,T1,12/03/2026
+NOBODY,T1,12/03/2026
+A1,NOPE,12/03/2026
+A1,S1,21/07/2026
+A2,T1,31/02/2026', 'UTF8')) ORDER BY line_no, status;
+SELECT status, count(*) FROM outreach.import_attendance(:uni, 'attended.csv', convert_to(
+'Student ID,Activity,Date
+A1,S1,21/07/2026
+A2,S1,21/07/2026', 'UTF8')) GROUP BY 1 ORDER BY 1;
+SELECT regress.try($$SELECT count(*)::text FROM outreach.import_attendance($$ || :uni || $$, 'x.csv',
+  convert_to(E'Student ID,Date\nA1,2026-01-01\n', 'UTF8'))$$) AS attendance_without_activity;
+RESET ROLE;
+SELECT p.external_ref, a.external_ref AS activity, t.attended_on
+FROM outreach.attendance t JOIN outreach.participant p USING (controller_id, participant_id)
+JOIN outreach.activity a USING (controller_id, activity_id) WHERE t.controller_id = :uni ORDER BY 1, 2;
 
 SELECT pg_temp.mi_cleanup();

@@ -42,10 +42,13 @@ awaitable<int> import_member_file(Runtime& rt, const MemberImport& job) {
     const std::string controller_id(found.text(0, 0));
     // The file goes as raw bytes: its encoding is decided by the database (docs/import.md).
     std::vector<pg::Param> params{controller_id, file_name, pg::Param(bytes, true), pg::Param(job.date_format)};
-    report = co_await db.query(
-        "SELECT import_id, line_no, status, reason FROM outreach.import_participants($1::int, $2, $3::bytea, $4) "
-        "ORDER BY line_no",
-        params, std::chrono::seconds(rt.config.database.statement_timeout_seconds + 30));
+    // (the function is named by the kind, one of three the command line allows)
+    const std::string function = job.kind == "activities" ? "import_activities"
+                                 : job.kind == "attendance" ? "import_attendance"
+                                                            : "import_participants";
+    const std::string statement = "SELECT import_id, line_no, status, reason FROM outreach." + function +
+                                  "($1::int, $2, $3::bytea, $4) ORDER BY line_no";
+    report = co_await db.query(statement, params, std::chrono::seconds(rt.config.database.statement_timeout_seconds + 30));
   } catch (const pg::Error& e) {
     failure = e.sqlstate().empty() ? e.what() : fmt::format("{} (SQLSTATE {})", e.what(), e.sqlstate());
   }

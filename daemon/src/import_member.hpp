@@ -1,5 +1,6 @@
-// `outreachd import --controller CODE --kind participants FILE`: sends a member's own file to
-// outreach.import_participants() as the member's writer (the connection's role: libpq's PG*
+// `outreachd import --controller CODE --kind participants|activities|attendance FILE`: sends a
+// member's own file to outreach.import_participants(), import_activities() or
+// import_attendance() as the member's writer (the connection's role: libpq's PG*
 // environment, or --database CONNINFO; never the daemon's own role, which may not write
 // members' data) and prints every line not imported, with its reason (docs/import.md).
 #pragma once
@@ -13,7 +14,7 @@ namespace outreachd {
 
 struct MemberImport {
   std::string controller;                  // the member's code
-  std::string kind;                        // participants (activities and attendance: still to come)
+  std::string kind;                        // participants, activities or attendance
   std::string path;
   std::optional<std::string> date_format;  // DD/MM/YYYY, MM/DD/YYYY or YYYY-MM-DD
   std::optional<std::string> conninfo;     // else libpq's environment

@@ -36,7 +36,7 @@ constexpr const char* usage = R"(Usage:
                                                 send an earlier export's records again, as
                                                 they were sent (refused when one of them is
                                                 no longer held, shareable or the same)
-  outreachd [--config FILE] import --controller CODE --kind participants
+  outreachd [--config FILE] import --controller CODE --kind participants|activities|attendance
             [--date-format DD/MM/YYYY|MM/DD/YYYY|YYYY-MM-DD] [--database CONNINFO] FILE
                                                 import a member's own file as the member's
                                                 writer (the role of CONNINFO, else of PG*);
@@ -137,9 +137,8 @@ Args parse_args(int argc, char** argv) {
   } else if (a.command == "import") {
     if (positional.size() != 2) usage_error("import needs one FILE");
     if (a.member_import.controller.empty()) usage_error("import needs --controller CODE (the member)");
-    if (a.reference.kind.empty()) usage_error("import needs --kind participants");
-    if (a.reference.kind != "participants")
-      usage_error("import --kind " + a.reference.kind + ": only participants can be imported yet (activities and attendance are to come)");
+    if (a.reference.kind != "participants" && a.reference.kind != "activities" && a.reference.kind != "attendance")
+      usage_error("import needs --kind participants, activities or attendance");
     a.member_import.kind = a.reference.kind;
     a.reference.kind.clear();
     a.member_import.path = positional[1];

@@ -7,7 +7,8 @@
 #    (outreach.import_progress: lines done of the total), another member's writer sees nothing;
 #  - the same file again writes nothing new: every good line unchanged, the same bad lines;
 #  - a header without the required columns: exit 1, 22P04 naming them, nothing written; an
-#    unknown member code, or another member's: exit 1; the daemon's own role cannot import.
+#    unknown member code, or another member's: exit 1; the daemon's own role cannot import;
+#  - activities and attendance files by the member's references (--kind activities|attendance).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 lk_begin "member import" ltest-import 55507
 lk_member lka
@@ -89,3 +90,17 @@ dt_expect "another member's code: exit 1 (42501)" "$? $(grep -c 42501 "$DT_WORK/
 PGUSER=$DT_ROLE PGDATABASE=$DT_DB "$OUTREACHD" import --controller lka --kind participants "$DT_WORK/short.csv" >/dev/null 2>"$DT_WORK/x.err"
 dt_expect "the daemon's own role cannot import: exit 1 (42501)" "$? $(grep -c 42501 "$DT_WORK/x.err")" "1 1"
 dt_expect "nothing written by the refused imports" "$(q "SELECT count(*) FROM outreach.participant")" "$before"
+
+# Activities and attendance through outreachd import, by the member's references.
+printf 'Activity ID,Type,Title,Start Date\r\nSS26,summer_school,Summer School,20/07/2026\r\nCV26,campus_visit,Campus day,12/03/2026\r\n' \
+  >"$DT_WORK/activities.csv"
+PGUSER=lk_writer_a PGDATABASE=$DT_DB "$OUTREACHD" import --controller lka --kind activities "$DT_WORK/activities.csv" \
+  >"$DT_WORK/act.out" 2>"$DT_WORK/act.err"
+dt_expect "outreachd import --kind activities: exit 0, two activities" \
+  "$? $(q "SELECT count(*) FROM outreach.activity WHERE controller_id = lk.member('lka')")" "0 2"
+printf 'Student ID,Activity,Date\r\nR1,SS26,21/07/2026\r\nR3,CV26,12/03/2026\r\nR1,XX,12/03/2026\r\n' >"$DT_WORK/attendance.csv"
+PGUSER=lk_writer_a PGDATABASE=$DT_DB "$OUTREACHD" import --controller lka --kind attendance "$DT_WORK/attendance.csv" \
+  >"$DT_WORK/att.out" 2>"$DT_WORK/att.err"
+dt_expect "outreachd import --kind attendance: exit 3, the unknown activity listed, two attendances written" \
+  "$? $(cat "$DT_WORK/att.out") $(q "SELECT count(*) FROM outreach.attendance WHERE controller_id = lk.member('lka')")" \
+  '3 attendance.csv:4: error: no activity with reference "XX" 2'

@@ -132,20 +132,30 @@ void ExportFile::commit_existing(const std::string& directory, const std::string
 std::string ExportFile::sha256_of_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("cannot read", path);
+  std::string sum;
+  try {
+    sum = sha256_of_fd(fd, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  return sum;
+}
+
+std::string ExportFile::sha256_of_fd(int fd, const std::string& path) {
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
   char buf[1 << 16];
+  off_t at = 0;
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      fail("cannot read", path);
-    }
+    if (n < 0) fail("cannot read", path);
     if (n == 0) break;
     EVP_DigestUpdate(ctx.get(), buf, static_cast<std::size_t>(n));
+    at += n;
   }
-  ::close(fd);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &len);

@@ -31,6 +31,8 @@ class ExportFile {
   // Writes a small file (a manifest) the same way: temporary, fsync, rename.
   static void write_atomically(const std::string& directory, const std::string& name, std::string_view content);
   static std::string sha256_of_file(const std::string& path);
+  // Of an open file, from its first byte (path: for the error message).
+  static std::string sha256_of_fd(int fd, const std::string& path);
   // Moves ".<name>.partial", written by another program, into place (fsync, rename, fsync dir).
   static void commit_existing(const std::string& directory, const std::string& name);
   static void require_writable_directory(const std::string& directory);

@@ -1,9 +1,8 @@
 #include "jobs/file_removal.hpp"
 
-#include "jobs/export_file.hpp"  // FileError
+#include "jobs/export_file.hpp"  // FileError, sha256_of_fd
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -47,31 +46,6 @@ bool overwrites_in_place(int fd) {
     default:
       return false;
   }
-}
-
-std::string sha256_of(int fd, const std::string& path) {
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  char buf[1 << 16];
-  off_t at = 0;
-  for (;;) {
-    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail("cannot read", path);
-    if (n == 0) break;
-    EVP_DigestUpdate(ctx.get(), buf, static_cast<std::size_t>(n));
-    at += n;
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(digits[digest[i] >> 4]);
-    out.push_back(digits[digest[i] & 15]);
-  }
-  return out;
 }
 
 void overwrite(int fd, off_t size, const std::string& path) {
@@ -139,7 +113,7 @@ std::string remove_export_file(const std::string& directory, const std::string& 
   if (::fstat(file.fd, &st) != 0) fail("cannot stat", path);
   if (!S_ISREG(st.st_mode)) throw FileError(path + " is not a regular file: left in place");
   if (st.st_uid != ::geteuid()) throw FileError(path + " belongs to another user: left in place");
-  if (sha256_of(file.fd, path) != sha256)
+  if (ExportFile::sha256_of_fd(file.fd, path) != sha256)
     throw FileError(path + " is not the export (its SHA-256 differs from the one recorded): left in place");
   const int flags = ::fcntl(file.fd, F_GETFL);
   if (flags < 0 || ::fcntl(file.fd, F_SETFL, flags & ~O_NONBLOCK) != 0) fail("cannot set flags of", path);

@@ -104,10 +104,13 @@ CREATE TABLE outreach.activity (
   delivered_by int REFERENCES outreach.controller,            -- a partner delivering it; NULL: the controller
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (controller_id, activity_id),
-  CHECK (ends_on IS NULL OR ends_on >= starts_on)
+  CHECK (ends_on IS NULL OR ends_on >= starts_on),
+  -- the member's own reference (imports match activities by it: 58_member_import.sql)
+  external_ref text CONSTRAINT activity_external_ref_length CHECK (length(external_ref) <= 100),
+  CONSTRAINT activity_controller_id_external_ref_key UNIQUE (controller_id, external_ref)
 );
-GRANT INSERT (controller_id, activity_type, name, starts_on, ends_on, delivered_by),
-      UPDATE (activity_type, name, starts_on, ends_on, delivered_by), DELETE
+GRANT INSERT (controller_id, activity_type, name, starts_on, ends_on, delivered_by, external_ref),
+      UPDATE (activity_type, name, starts_on, ends_on, delivered_by, external_ref), DELETE
   ON outreach.activity TO outreach_writer;
 COMMENT ON TABLE outreach.activity IS 'outreach activities a controller runs';
 

@@ -93,6 +93,71 @@ COMMENT ON VIEW outreach.import_progress IS
 REVOKE ALL ON outreach.import_progress FROM PUBLIC;
 GRANT SELECT ON outreach.import_progress TO outreach_reader, outreach_writer, outreach_dpo;
 
+CREATE OR REPLACE FUNCTION outreach.record_import_lines(kind text, content bytea, date_format text)
+RETURNS TABLE (line_no int, status text, reason text, fields text[])
+  AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION outreach.record_import_lines(text, bytea, text) IS
+  'reads and checks an activities or attendance file: a row per line (ok with its fields, or error with the reason) and notes';
+REVOKE EXECUTE ON FUNCTION outreach.record_import_lines(text, bytea, text) FROM PUBLIC;
+
+-- What every import does first (who may import, the arguments) and last (its record, its entry
+-- on the audit trail, the end of its progress report). Called by the import functions only.
+CREATE OR REPLACE FUNCTION outreach.import_begin(controller_id int, kind text, file_name text, content bytea)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  new_id bigint;
+BEGIN
+  IF controller_id IS NULL OR NOT (controller_id = ANY (outreach.caller_controller_ids('writer'))
+                                   OR controller_id = ANY (outreach.caller_controller_ids('dpo'))) THEN
+    RAISE EXCEPTION 'permission denied: role "%" cannot import % of controller %',
+                    outreach.invoking_role(), kind, coalesce(controller_id::text, 'NULL') USING ERRCODE = '42501';
+  END IF;
+  IF file_name IS NULL OR length(file_name) NOT BETWEEN 1 AND 255 OR file_name ~ '[[:cntrl:]]' THEN
+    RAISE EXCEPTION 'file_name must be 1 to 255 printable characters' USING ERRCODE = '22023';
+  END IF;
+  IF content IS NULL THEN
+    RAISE EXCEPTION 'content must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  new_id := nextval('outreach.member_import_id_seq');
+  PERFORM outreach.import_progress_begin(new_id, controller_id,
+                                         CASE kind WHEN 'participants' THEN 'outreach.participant'::regclass
+                                                   WHEN 'activities' THEN 'outreach.activity'::regclass
+                                                   ELSE 'outreach.attendance'::regclass END,
+                                         octet_length(content));
+  RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION outreach.import_begin(int, text, text, bytea) IS
+  'an import''s first steps: the caller may import for the member (42501), the arguments, its id and progress report';
+
+CREATE OR REPLACE FUNCTION outreach.import_end(controller_id int, import_id bigint, kind text, file_name text, content bytea,
+                                              note text, started timestamptz, lines int, inserted int, updated int,
+                                              unchanged int, matched int, bad int)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  INSERT INTO outreach.member_import (controller_id, import_id, kind, file_name, sha256, bytes, encoding, date_format,
+                                      lines, inserted, updated, unchanged, matched, bad, started_at, finished_at, imported_by)
+  VALUES (controller_id, import_id, kind, file_name, encode(sha256(content), 'hex'), octet_length(content),
+          substring(note FROM '^read as (.*); dates as'), substring(note FROM '; dates as (.*)$'),
+          lines, inserted, updated, unchanged, matched, bad, started, clock_timestamp(), outreach.invoking_role());
+  INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
+  VALUES (controller_id, session_user, outreach.invoking_role(), 'import',
+          CASE kind WHEN 'participants' THEN 'participant' WHEN 'activities' THEN 'activity' ELSE 'attendance' END,
+          jsonb_build_object('import_id', import_id, 'lines', lines, 'inserted', inserted, 'updated', updated, 'bad', bad));
+  PERFORM outreach.import_progress_phase(3, 0);
+END
+$$;
+COMMENT ON FUNCTION outreach.import_end(int, bigint, text, text, bytea, text, timestamptz, int, int, int, int, int, int) IS
+  'an import''s last steps: its record in outreach.member_import, its audit entry, the end of its progress report';
+REVOKE EXECUTE ON FUNCTION outreach.import_begin(int, text, text, bytea),
+  outreach.import_end(int, bigint, text, text, bytea, text, timestamptz, int, int, int, int, int, int) FROM PUBLIC;
+
 -- import_participants: the member's writer (or DPO) imports a participant file. Lines are
 -- matched to the member's participants by external_ref: a new reference is inserted (unless
 -- its linkage pseudonym is that of a participant already held: "matched", not added), a known
@@ -126,18 +191,7 @@ DECLARE
   batch constant int := 50000;
   counts record;
 BEGIN
-  IF cid IS NULL OR NOT (cid = ANY (outreach.caller_controller_ids('writer')) OR cid = ANY (outreach.caller_controller_ids('dpo'))) THEN
-    RAISE EXCEPTION 'permission denied: role "%" cannot import participants of controller %',
-                    outreach.invoking_role(), coalesce(cid::text, 'NULL') USING ERRCODE = '42501';
-  END IF;
-  IF file_name IS NULL OR length(file_name) NOT BETWEEN 1 AND 255 OR file_name ~ '[[:cntrl:]]' THEN
-    RAISE EXCEPTION 'file_name must be 1 to 255 printable characters' USING ERRCODE = '22023';
-  END IF;
-  IF content IS NULL THEN
-    RAISE EXCEPTION 'content must not be NULL' USING ERRCODE = '22004';
-  END IF;
-  new_id := nextval('outreach.member_import_id_seq');
-  PERFORM outreach.import_progress_begin(new_id, cid, 'outreach.participant'::regclass, octet_length(content));
+  new_id := outreach.import_begin(cid, 'participants', file_name, content);
 
   SELECT array_agg(f.field), array_agg(k.key), array_agg(f.stored)
     INTO fields, keys, vals
@@ -254,17 +308,9 @@ BEGIN
   FROM pg_temp.outreach_import_line l
   LEFT JOIN pg_temp.outreach_import_written w ON l.status = 'ok' AND w.external_ref = l.external_ref;
   SELECT l.reason INTO note FROM pg_temp.outreach_import_line l WHERE l.line_no = 0 AND l.status = 'note';
-  INSERT INTO outreach.member_import (controller_id, import_id, kind, file_name, sha256, bytes, encoding, date_format,
-                                      lines, inserted, updated, unchanged, matched, bad, started_at, finished_at, imported_by)
-  VALUES (cid, new_id, 'participants', file_name, encode(sha256(content), 'hex'), octet_length(content),
-          substring(note FROM '^read as (.*); dates as'), substring(note FROM '; dates as (.*)$'),
-          counts.lines, counts.inserted, counts.updated, counts.unchanged, counts.matched, counts.bad,
-          started, clock_timestamp(), outreach.invoking_role());
-  INSERT INTO outreach.audit_log (controller_id, session_role, acting_role, action, relation, record)
-  VALUES (cid, session_user, outreach.invoking_role(), 'import', 'participant',
-          jsonb_build_object('import_id', new_id, 'lines', counts.lines, 'inserted', counts.inserted,
-                             'updated', counts.updated, 'bad', counts.bad));
-  PERFORM outreach.import_progress_phase(3, 0);
+  PERFORM outreach.import_end(cid, new_id, 'participants', file_name, content, note, started, counts.lines::int,
+                              counts.inserted::int, counts.updated::int, counts.unchanged::int, counts.matched::int,
+                              counts.bad::int);
 
   -- Lines matched to an earlier line of the file: that line's participant.
   UPDATE pg_temp.outreach_import_line l SET participant_id = p.participant_id
@@ -289,6 +335,150 @@ COMMENT ON FUNCTION outreach.import_participants(int, text, bytea, text) IS
   'imports a member''s participant file: a row per line (inserted, updated, unchanged, matched, error) and notes; 22P04 for an unusable header';
 REVOKE EXECUTE ON FUNCTION outreach.import_participants(int, text, bytea, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION outreach.import_participants(int, text, bytea, text) TO outreach_writer, outreach_dpo;
+
+-- import_activities: the member's activities by its own reference (external_ref): a new
+-- reference inserted, a known one updated with the values given (an empty value keeps what is
+-- held). The activity type must be one of outreach.activity_type's codes. Result: a row per
+-- line (inserted, updated, unchanged, error) with the activity's id, and notes.
+CREATE OR REPLACE FUNCTION outreach.import_activities(controller_id int, file_name text, content bytea,
+                                                     date_format text DEFAULT NULL)
+RETURNS TABLE (import_id bigint, line_no int, status text, reason text, activity_id bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET jit = off
+SET work_mem = '256MB'
+AS $$
+#variable_conflict use_column
+DECLARE
+  cid int := import_activities.controller_id;
+  new_id bigint;
+  started timestamptz := clock_timestamp();
+  note text;
+  counts record;
+BEGIN
+  new_id := outreach.import_begin(cid, 'activities', file_name, content);
+  IF to_regclass('pg_temp.outreach_import_activity') IS NOT NULL THEN
+    DROP TABLE pg_temp.outreach_import_activity;  -- (an earlier import in this transaction)
+  END IF;
+  CREATE TEMP TABLE outreach_import_activity ON COMMIT DROP AS
+  SELECT l.line_no, l.status, l.reason, l.fields[1] AS external_ref, l.fields[2] AS activity_type, l.fields[3] AS name,
+         l.fields[4]::date AS starts_on, l.fields[5]::date AS ends_on
+  FROM outreach.record_import_lines('activities', content, date_format) AS l;
+  UPDATE pg_temp.outreach_import_activity l
+  SET status = 'error', reason = format('no activity type "%s" (outreach.activity_type)', left(l.activity_type, 40))
+  WHERE l.status = 'ok' AND NOT EXISTS (SELECT 1 FROM outreach.activity_type t WHERE t.code = l.activity_type);
+  PERFORM outreach.import_progress_phase(2, 0);
+  IF to_regclass('pg_temp.outreach_import_written') IS NOT NULL THEN
+    DROP TABLE pg_temp.outreach_import_written;
+  END IF;
+  CREATE TEMP TABLE outreach_import_written ON COMMIT DROP AS
+  WITH w AS (
+    INSERT INTO outreach.activity AS a (controller_id, external_ref, activity_type, name, starts_on, ends_on)
+    SELECT cid, l.external_ref, l.activity_type, l.name, l.starts_on, l.ends_on
+    FROM pg_temp.outreach_import_activity l WHERE l.status = 'ok' ORDER BY l.line_no
+    ON CONFLICT (controller_id, external_ref) DO UPDATE
+    SET activity_type = EXCLUDED.activity_type, name = coalesce(EXCLUDED.name, a.name), starts_on = EXCLUDED.starts_on,
+        ends_on = coalesce(EXCLUDED.ends_on, a.ends_on)
+    WHERE a.activity_type IS DISTINCT FROM EXCLUDED.activity_type OR a.starts_on IS DISTINCT FROM EXCLUDED.starts_on
+       OR (EXCLUDED.name IS NOT NULL AND a.name IS DISTINCT FROM EXCLUDED.name)
+       OR (EXCLUDED.ends_on IS NOT NULL AND a.ends_on IS DISTINCT FROM EXCLUDED.ends_on)
+    RETURNING a.activity_id, a.external_ref, (a.xmax = 0) AS inserted
+  )
+  SELECT * FROM w;
+  SELECT count(*) FILTER (WHERE l.status <> 'note') AS lines, count(*) FILTER (WHERE w.inserted) AS inserted,
+         count(*) FILTER (WHERE NOT w.inserted) AS updated,
+         count(*) FILTER (WHERE l.status = 'ok' AND w.external_ref IS NULL) AS unchanged,
+         count(*) FILTER (WHERE l.status = 'error') AS bad
+    INTO counts
+  FROM pg_temp.outreach_import_activity l
+  LEFT JOIN pg_temp.outreach_import_written w ON l.status = 'ok' AND w.external_ref = l.external_ref;
+  SELECT l.reason INTO note FROM pg_temp.outreach_import_activity l WHERE l.line_no = 0 AND l.status = 'note';
+  PERFORM outreach.import_end(cid, new_id, 'activities', file_name, content, note, started, counts.lines::int,
+                              counts.inserted::int, counts.updated::int, counts.unchanged::int, 0, counts.bad::int);
+  RETURN QUERY
+  SELECT new_id, l.line_no,
+         CASE WHEN l.status <> 'ok' THEN l.status WHEN w.inserted THEN 'inserted' WHEN w.external_ref IS NOT NULL THEN 'updated'
+              ELSE 'unchanged' END,
+         l.reason, coalesce(w.activity_id, a.activity_id)
+  FROM pg_temp.outreach_import_activity l
+  LEFT JOIN pg_temp.outreach_import_written w ON l.status = 'ok' AND w.external_ref = l.external_ref
+  LEFT JOIN outreach.activity a ON l.status = 'ok' AND w.external_ref IS NULL AND a.controller_id = cid
+                               AND a.external_ref = l.external_ref
+  ORDER BY l.line_no, l.status DESC;
+END
+$$;
+COMMENT ON FUNCTION outreach.import_activities(int, text, bytea, text) IS
+  'imports a member''s activities file: a row per line (inserted, updated, unchanged, error) and notes; 22P04 for an unusable header';
+
+-- import_attendance: who attended which activity when, by the member's references of the
+-- participant and the activity (both must be held). Result: a row per line (inserted,
+-- unchanged, error) with the participant's and activity's ids, and notes.
+CREATE OR REPLACE FUNCTION outreach.import_attendance(controller_id int, file_name text, content bytea,
+                                                     date_format text DEFAULT NULL)
+RETURNS TABLE (import_id bigint, line_no int, status text, reason text, participant_id bigint, activity_id bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET jit = off
+SET work_mem = '256MB'
+AS $$
+#variable_conflict use_column
+DECLARE
+  cid int := import_attendance.controller_id;
+  new_id bigint;
+  started timestamptz := clock_timestamp();
+  note text;
+  counts record;
+BEGIN
+  new_id := outreach.import_begin(cid, 'attendance', file_name, content);
+  IF to_regclass('pg_temp.outreach_import_attendance') IS NOT NULL THEN
+    DROP TABLE pg_temp.outreach_import_attendance;  -- (an earlier import in this transaction)
+  END IF;
+  CREATE TEMP TABLE outreach_import_attendance ON COMMIT DROP AS
+  SELECT l.line_no, l.status, l.reason, l.fields[1] AS participant_ref, l.fields[2] AS activity_ref,
+         l.fields[3]::date AS attended_on, p.participant_id, a.activity_id, false AS inserted
+  FROM outreach.record_import_lines('attendance', content, date_format) AS l
+  LEFT JOIN outreach.participant p ON p.controller_id = cid AND p.external_ref = l.fields[1]
+  LEFT JOIN outreach.activity a ON a.controller_id = cid AND a.external_ref = l.fields[2];
+  UPDATE pg_temp.outreach_import_attendance l
+  SET status = 'error',
+      reason = CASE WHEN l.participant_id IS NULL THEN format('no participant with reference "%s"', left(l.participant_ref, 40))
+                    ELSE format('no activity with reference "%s"', left(l.activity_ref, 40)) END
+  WHERE l.status = 'ok' AND (l.participant_id IS NULL OR l.activity_id IS NULL);
+  PERFORM outreach.import_progress_phase(2, 0);
+  WITH w AS (
+    INSERT INTO outreach.attendance (controller_id, participant_id, activity_id, attended_on)
+    SELECT cid, l.participant_id, l.activity_id, l.attended_on
+    FROM pg_temp.outreach_import_attendance l WHERE l.status = 'ok' ORDER BY l.line_no
+    ON CONFLICT DO NOTHING
+    RETURNING participant_id, activity_id, attended_on
+  )
+  UPDATE pg_temp.outreach_import_attendance l SET inserted = true
+  FROM w WHERE l.status = 'ok' AND w.participant_id = l.participant_id AND w.activity_id = l.activity_id
+    AND w.attended_on = l.attended_on;
+  SELECT count(*) FILTER (WHERE l.status <> 'note') AS lines, count(*) FILTER (WHERE l.inserted) AS inserted,
+         count(*) FILTER (WHERE l.status = 'ok' AND NOT l.inserted) AS unchanged,
+         count(*) FILTER (WHERE l.status = 'error') AS bad
+    INTO counts
+  FROM pg_temp.outreach_import_attendance l;
+  SELECT l.reason INTO note FROM pg_temp.outreach_import_attendance l WHERE l.line_no = 0 AND l.status = 'note';
+  PERFORM outreach.import_end(cid, new_id, 'attendance', file_name, content, note, started, counts.lines::int,
+                              counts.inserted::int, 0, counts.unchanged::int, 0, counts.bad::int);
+  RETURN QUERY
+  SELECT new_id, l.line_no,
+         CASE WHEN l.status <> 'ok' THEN l.status WHEN l.inserted THEN 'inserted' ELSE 'unchanged' END,
+         l.reason, CASE WHEN l.status = 'ok' THEN l.participant_id END, CASE WHEN l.status = 'ok' THEN l.activity_id END
+  FROM pg_temp.outreach_import_attendance l
+  ORDER BY l.line_no, l.status DESC;
+END
+$$;
+COMMENT ON FUNCTION outreach.import_attendance(int, text, bytea, text) IS
+  'imports a member''s attendance file (participant and activity by reference): a row per line (inserted, unchanged, error) and notes';
+REVOKE EXECUTE ON FUNCTION outreach.import_activities(int, text, bytea, text),
+  outreach.import_attendance(int, text, bytea, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION outreach.import_activities(int, text, bytea, text),
+  outreach.import_attendance(int, text, bytea, text) TO outreach_writer, outreach_dpo;
 
 -- HESA's current coding frames (Data Futures). Rows marked in docs/import.md as not verified
 -- against the manual's own table came from HESA's staff record or DfE's copy of the lists.

@@ -88,3 +88,8 @@ ALTER TABLE outreach.possible_duplicate ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outreach.possible_duplicate FORCE ROW LEVEL SECURITY;
 CREATE POLICY possible_duplicate_read ON outreach.possible_duplicate FOR SELECT
   USING (outreach.controller_visible(controller_id, 'reader'));
+-- Activities get the member's own reference, for imports (58_member_import.sql).
+ALTER TABLE outreach.activity
+  ADD COLUMN external_ref text CONSTRAINT activity_external_ref_length CHECK (length(external_ref) <= 100),
+  ADD CONSTRAINT activity_controller_id_external_ref_key UNIQUE (controller_id, external_ref);
+GRANT INSERT (external_ref), UPDATE (external_ref) ON outreach.activity TO outreach_writer;

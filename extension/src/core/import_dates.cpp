@@ -1,5 +1,6 @@
 #include "import_dates.hpp"
 
+#include "ascii.hpp"
 #include "error.hpp"
 
 #include <array>
@@ -8,15 +9,6 @@
 namespace outreach::import_dates {
 
 namespace {
-
-bool digits(std::string_view s) noexcept {
-	if (s.empty())
-		return false;
-	for (char c : s)
-		if (c < '0' || c > '9')
-			return false;
-	return true;
-}
 
 int number(std::string_view s) noexcept {
 	int n = 0;
@@ -87,14 +79,14 @@ enum class Shape { other, iso, words, day_month, two_digit_year };
 Shape shape_of(const Parts &p) noexcept {
 	if (p.n != 3)
 		return Shape::other;
-	if (digits(p.p[0]) && p.p[0].size() == 4 && digits(p.p[1]) && p.p[1].size() <= 2 && digits(p.p[2]) &&
+	if (ascii::digits(p.p[0]) && p.p[0].size() == 4 && ascii::digits(p.p[1]) && p.p[1].size() <= 2 && ascii::digits(p.p[2]) &&
 		p.p[2].size() <= 2)
 		return Shape::iso;
-	const bool year4 = digits(p.p[2]) && p.p[2].size() == 4;
-	const bool year2 = digits(p.p[2]) && p.p[2].size() == 2;
-	if (digits(p.p[0]) && p.p[0].size() <= 2 && month_of(p.p[1]) != 0)
+	const bool year4 = ascii::digits(p.p[2]) && p.p[2].size() == 4;
+	const bool year2 = ascii::digits(p.p[2]) && p.p[2].size() == 2;
+	if (ascii::digits(p.p[0]) && p.p[0].size() <= 2 && month_of(p.p[1]) != 0)
 		return year4 ? Shape::words : year2 ? Shape::two_digit_year : Shape::other;
-	if (digits(p.p[0]) && p.p[0].size() <= 2 && digits(p.p[1]) && p.p[1].size() <= 2)
+	if (ascii::digits(p.p[0]) && p.p[0].size() <= 2 && ascii::digits(p.p[1]) && p.p[1].size() <= 2)
 		return year4 ? Shape::day_month : year2 ? Shape::two_digit_year : Shape::other;
 	return Shape::other;
 }

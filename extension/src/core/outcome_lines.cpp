@@ -1,36 +1,12 @@
 #include "outcome_lines.hpp"
 
+#include "ascii.hpp"
 #include "csv.hpp"            // max_fields
 #include "export_format.hpp"  // trim_spaces
 
 namespace outreach::outcome_lines {
 
-namespace {
-
-bool is_digits(std::string_view s) noexcept {
-	for (char c : s)
-		if (c < '0' || c > '9')
-			return false;
-	return true;
-}
-
-std::string ascii_upper(std::string_view s) {
-	std::string out(s);
-	for (char &c : out)
-		if (c >= 'a' && c <= 'z')
-			c = static_cast<char>(c - 'a' + 'A');
-	return out;
-}
-
-}  // namespace
-
-std::size_t char_length(std::string_view s) noexcept {
-	std::size_t n = 0;
-	for (char c : s)
-		if ((static_cast<unsigned char>(c) & 0xC0) != 0x80)
-			++n;
-	return n;
-}
+std::size_t char_length(std::string_view s) noexcept { return ascii::utf8_length(s); }
 
 std::string_view left_chars(std::string_view s, std::size_t n) noexcept {
 	std::size_t chars = 0;
@@ -96,12 +72,12 @@ Problem read_line(const Layout &layout, const Field *fields, std::size_t n, Fact
 	f.reference = at(layout.reference);
 	// (every byte of a year is checked as a digit or separator: no length in characters needed)
 	const std::string_view year = r.year = at(layout.academic_year);
-	r.year_ok = (year.size() == 4 || year.size() == 7 || year.size() == 9) && is_digits(year.substr(0, 4)) &&
-	            (year.size() == 4 || ((year[4] == '/' || year[4] == '-') && is_digits(year.substr(5))));
+	r.year_ok = (year.size() == 4 || year.size() == 7 || year.size() == 9) && ascii::digits(year.substr(0, 4)) &&
+	            (year.size() == 4 || ((year[4] == '/' || year[4] == '-') && ascii::digits(year.substr(5))));
 	if (r.year_ok)
 		f.academic_year = (year[0] - '0') * 1000 + (year[1] - '0') * 100 + (year[2] - '0') * 10 + (year[3] - '0');
 	const std::string_view ukprn = r.ukprn = at(layout.provider_ukprn);
-	r.ukprn_ok = ukprn.size() == 8 && ukprn[0] == '1' && is_digits(ukprn);
+	r.ukprn_ok = ukprn.size() == 8 && ukprn[0] == '1' && ascii::digits(ukprn);
 	if (r.ukprn_ok)
 		for (char c : ukprn)
 			f.provider_ukprn = f.provider_ukprn * 10 + (c - '0');
@@ -167,7 +143,7 @@ Fact check_line(const Layout &layout, const std::vector<std::string> *fields, co
 	const Problem p = read_line(layout, fields ? fields->data() : nullptr, n, v, r, char_length);
 	Fact f;
 	if (r.has_reference)
-		f.reference = ascii_upper(v.reference);
+		f.reference = ascii::upper(v.reference);
 	if (r.kind)
 		f.kind = *r.kind;
 	if (r.year_ok)

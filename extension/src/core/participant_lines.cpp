@@ -1,5 +1,6 @@
 #include "participant_lines.hpp"
 
+#include "ascii.hpp"
 #include "postcode.hpp"
 #include "school_ids.hpp"
 
@@ -12,23 +13,6 @@ enum F {  // import_header's participant fields, in their order
 	school_urn, school_ukprn, upn, uln, override_year, override_reason
 };
 
-bool all_digits(std::string_view s) noexcept {
-	if (s.empty())
-		return false;
-	for (char c : s)
-		if (c < '0' || c > '9')
-			return false;
-	return true;
-}
-
-std::string lower(std::string_view s) {
-	std::string out(s);
-	for (char &c : out)
-		if (c >= 'A' && c <= 'Z')
-			c = static_cast<char>(c - 'A' + 'a');
-	return out;
-}
-
 }  // namespace
 
 std::string_view value(const std::vector<std::string> &fields, int column) noexcept {
@@ -40,14 +24,6 @@ std::string_view value(const std::vector<std::string> &fields, int column) noexc
 	while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
 		v.remove_suffix(1);
 	return v;
-}
-
-std::size_t char_length(std::string_view s) noexcept {
-	std::size_t n = 0;
-	for (char c : s)
-		if ((static_cast<unsigned char>(c) & 0xC0) != 0x80)
-			++n;
-	return n;
 }
 
 bool has_control(std::string_view s) noexcept {
@@ -83,7 +59,7 @@ void Checker::check(const std::vector<std::string> &fields, int line_no, Row &ro
 			return fail(t.field, "no value (required)");
 		if (has_control(s))
 			return fail(t.field, "a control character");
-		if (char_length(s) > t.max)
+		if (ascii::utf8_length(s) > t.max)
 			return fail(t.field, "longer than " + std::to_string(t.max) + " characters");
 	}
 	row.external_ref = v(external_ref);
@@ -119,7 +95,7 @@ void Checker::check(const std::vector<std::string> &fields, int line_no, Row &ro
 						  Coded{religion, &frames_.religion, &row.religion}}) {
 		if (col[static_cast<std::size_t>(c.field)] < 0 || v(c.field).empty())
 			continue;
-		const auto hit = c.frame->find(lower(v(c.field)));
+		const auto hit = c.frame->find(ascii::lower(v(c.field)));
 		if (hit == c.frame->end())
 			return fail(c.field, "\"" + std::string(v(c.field).substr(0, 40)) +
 									 "\" is not a code or label of its coding frame (outreach.coding_frame)");
@@ -128,13 +104,13 @@ void Checker::check(const std::vector<std::string> &fields, int line_no, Row &ro
 
 	if (col[school_urn] >= 0 && !v(school_urn).empty()) {
 		const std::string_view s = v(school_urn);
-		if (!all_digits(s) || s.size() != 6 || s[0] == '0')
+		if (!ascii::digits(s) || s.size() != 6 || s[0] == '0')
 			return fail(school_urn, "a URN is 6 digits (100000-999999)");
 		row.school_urn = std::stoi(std::string(s));
 	}
 	if (col[school_ukprn] >= 0 && !v(school_ukprn).empty()) {
 		const std::string_view s = v(school_ukprn);
-		if (!all_digits(s) || s.size() != 8 || s[0] != '1')
+		if (!ascii::digits(s) || s.size() != 8 || s[0] != '1')
 			return fail(school_ukprn, "a UKPRN is 8 digits beginning with 1");
 		row.school_ukprn = std::stoi(std::string(s));
 	}
@@ -150,7 +126,7 @@ void Checker::check(const std::vector<std::string> &fields, int line_no, Row &ro
 	}
 	if (col[override_year] >= 0 && !v(override_year).empty()) {
 		const std::string_view s = v(override_year);
-		if (!all_digits(s) || s.size() != 4 || std::stoi(std::string(s)) < 1950 || std::stoi(std::string(s)) > 2100)
+		if (!ascii::digits(s) || s.size() != 4 || std::stoi(std::string(s)) < 1950 || std::stoi(std::string(s)) > 2100)
 			return fail(override_year, "an entry year is a year from 1950 to 2100");
 		if (v(override_reason).empty())
 			return fail(override_year, "an override needs a reason (he_entry_year_override_reason)");

@@ -62,8 +62,7 @@ private:
 // The field's value in a record: trimmed; empty when the column is absent or the record short.
 std::string_view value(const std::vector<std::string> &fields, int column) noexcept;
 
-// Characters in UTF-8 text; true when it holds a control character (C0, DEL).
-std::size_t char_length(std::string_view s) noexcept;
+// True when the text holds a control character (C0, DEL).
 bool has_control(std::string_view s) noexcept;
 
 }  // namespace outreach::participant_lines

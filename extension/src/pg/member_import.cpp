@@ -6,6 +6,8 @@
 // values, or 'error' with the reason; and 'note' rows for the file (line 0: encoding and date
 // format) and its ignored columns (line 1). outreach.import_participants()
 // (extension/sql/current/58_member_import.sql) writes what it returns.
+// outreach.record_import_lines(kind, content, date_format) does the same for activities and
+// attendance files (core/record_lines), each line's fields as text.
 //
 // Progress: import_progress_begin/end report an import through PostgreSQL's progress view of
 // COPY (an import is a copy into a table): bytes and lines read, bad lines, and in parameters
@@ -16,6 +18,7 @@
 #include "../core/import_dates.hpp"
 #include "../core/import_header.hpp"
 #include "../core/participant_lines.hpp"
+#include "../core/record_lines.hpp"
 #include "../core/text_encoding.hpp"
 
 #include <algorithm>
@@ -41,6 +44,7 @@ extern "C" {
 
 namespace csv = outreach::csv;
 namespace pl = outreach::participant_lines;
+namespace rl = outreach::record_lines;
 namespace ih = outreach::import_header;
 namespace idates = outreach::import_dates;
 namespace enc = outreach::text_encoding;
@@ -207,6 +211,126 @@ std::string joined(const std::vector<std::string> &items) {
 	return out;
 }
 
+// A member's file as it is read for any kind: decoded, its header mapped (22P04 when unusable),
+// its date order chosen from the kind's date columns (22007 when ambiguous), the notes written;
+// then each line handed to a check, with the progress reported.
+class MemberFile {
+public:
+	MemberFile(std::string_view bytes, ih::Kind kind, const char *kind_name)
+		: bytes_(bytes), kind_(kind), kind_name_(kind_name), encoding_(enc::decide(bytes)), text_(enc::to_utf8(bytes, encoding_)) {
+		csv::CsvReader reader(text_);
+		csv::CsvRecord rec;
+		if (!reader.next(rec))
+			bad_header("the file is empty: no header line");
+		if (!rec.ok())
+			bad_header("the header line cannot be read: " + rec.error);
+		header_ = rec.fields;
+		mapping_ = ih::map(kind, header_);
+		if (!mapping_.usable()) {
+			std::string message = std::string("the header cannot be used for ") + kind_name + ":";
+			if (!mapping_.missing.empty())
+				message += " no column for " + joined(mapping_.missing);
+			if (!mapping_.duplicated.empty())
+				message += std::string(mapping_.missing.empty() ? "" : ";") + " given twice: " + joined(mapping_.duplicated);
+			bad_header(message, "the header: " + joined(header_).substr(0, 500),
+					   "docs/import.md lists the columns and the names each may have.");
+		}
+		body_start_ = reader.position();
+		body_line_ = reader.line();
+	}
+
+	const std::vector<std::string> &header() const { return header_; }
+	const ih::Mapping &mapping() const { return mapping_; }
+
+	// The date order, from every value of the kind's date columns.
+	std::optional<idates::Order> choose_order(std::optional<std::string_view> given) {
+		idates::Tally tally;
+		std::vector<int> columns;
+		for (int f : rl::date_fields(kind_))
+			if (mapping_.column_of[static_cast<std::size_t>(f)] >= 0)
+				columns.push_back(mapping_.column_of[static_cast<std::size_t>(f)]);
+		csv::CsvReader reader(text_, body_start_, body_line_);
+		csv::CsvRecord rec;
+		while (next_record(reader, text_, rec, header_.size())) {
+			if (rec.ok())
+				for (int c : columns) {
+					const std::string_view v = pl::value(rec.fields, c);
+					if (!v.empty())
+						idates::count(v, tally);
+				}
+			if ((rec.line_no & 4095) == 0)
+				guard([] { CHECK_FOR_INTERRUPTS(); });
+		}
+		return idates::choose(tally, given);
+	}
+
+	// Notes for line 0 (encoding, date order) and 1 (ignored columns).
+	template <typename Note>
+	void notes(std::optional<idates::Order> order, Note note) const {
+		note(0, std::string("read as ") + enc::name(encoding_) + "; dates as " + idates::format_name(order));
+		for (std::size_t i = 0; i < mapping_.unknown.size(); ++i)
+			note(1, "column \"" + mapping_.unknown[i].substr(0, 100) + "\" (position " +
+						std::to_string(mapping_.unknown_positions[i]) + ") is not a field of " + kind_name_ + ": ignored");
+	}
+
+	// Calls line(record) for each record after the header (a record that did not parse, or a
+	// truncated last line, is given with its error set); line returns whether it was bad.
+	template <typename Line>
+	void each_line(Line line) {
+		// The total, for the progress report: the physical lines after the header (records with
+		// line breaks inside make it an upper bound).
+		published.lines_total = static_cast<int64>(std::count(text_.begin() + static_cast<std::ptrdiff_t>(body_start_), text_.end(), '\n'));
+		csv::CsvReader lines(text_, body_start_, body_line_);
+		csv::CsvRecord rec;
+		std::int64_t done = 0, bad = 0;
+		while (next_record(lines, text_, rec, header_.size())) {
+			++done;
+			if (rec.ok() && !rec.terminated && rec.fields.size() < header_.size()) {
+				rec.error = "the last line ends after " + std::to_string(rec.fields.size()) + " of " +
+							std::to_string(header_.size()) + " fields (truncated file?)";
+				rec.fields.clear();
+			}
+			bad += line(rec) ? 1 : 0;
+			if ((done & 4095) == 0)
+				guard([&] {
+					CHECK_FOR_INTERRUPTS();
+					const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
+					const int64 values[] = {static_cast<int64>(lines.position()), done, bad};
+					publish(3, index, values);
+				});
+		}
+		guard([&] {
+			published.lines_total = done;
+			const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
+			const int64 values[] = {static_cast<int64>(bytes_.size()), done, bad};
+			publish(3, index, values);
+		});
+	}
+
+private:
+	std::string_view bytes_;
+	ih::Kind kind_;
+	const char *kind_name_;
+	enc::Encoding encoding_;
+	std::string text_;
+	std::vector<std::string> header_;
+	ih::Mapping mapping_;
+	std::size_t body_start_ = 0;
+	int body_line_ = 1;
+};
+
+std::string_view bytes_arg(FunctionCallInfo fcinfo, int n) {
+	const Datum d = PG_GETARG_DATUM(n);
+	auto *raw = guard([&] { return pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(d))); });
+	return std::string_view(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+}
+
+std::optional<std::string> optional_text(FunctionCallInfo fcinfo, int n) {
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	return std::string(outreach::pg::text_arg(fcinfo, n));
+}
+
 }  // namespace
 
 OUTREACH_FUNCTION(participant_import_lines) {
@@ -214,12 +338,8 @@ OUTREACH_FUNCTION(participant_import_lines) {
 		if (PG_ARGISNULL(i))
 			throw outreach::Error(outreach::sqlstate::invalid_parameter_value,
 								  "participant_import_lines: content and today are required");
-	const Datum d = PG_GETARG_DATUM(0);
-	auto *raw = guard([&] { return pg_detoast_datum_packed(reinterpret_cast<struct varlena *>(DatumGetPointer(d))); });
-	const std::string_view bytes(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
-	std::optional<std::string> date_format;
-	if (!PG_ARGISNULL(1))
-		date_format = std::string(outreach::pg::text_arg(fcinfo, 1));
+	const std::string_view bytes = bytes_arg(fcinfo, 0);
+	const std::optional<std::string> date_format = optional_text(fcinfo, 1);
 	const outreach::CivilDate today = outreach::pg::civil_date(PG_GETARG_DATEADT(2), "today must be a finite date");
 	const pl::Frames frames = frames_arg(fcinfo, 3);
 
@@ -227,91 +347,89 @@ OUTREACH_FUNCTION(participant_import_lines) {
 	guard([&] { InitMaterializedSRF(fcinfo, 0); });  // raises when the caller cannot take a materialized set
 	Output out(rsinfo);
 
-	const enc::Encoding encoding = enc::decide(bytes);
-	const std::string text = enc::to_utf8(bytes, encoding);
-
-	csv::CsvReader reader(text);
-	csv::CsvRecord rec;
-	if (!reader.next(rec))
-		bad_header("the file is empty: no header line");
-	if (!rec.ok())
-		bad_header("the header line cannot be read: " + rec.error);
-	const std::vector<std::string> header = rec.fields;
-	const ih::Mapping mapping = ih::map(ih::Kind::participants, header);
-	if (!mapping.usable()) {
-		std::string message = "the header cannot be used for participants:";
-		if (!mapping.missing.empty())
-			message += " no column for " + joined(mapping.missing);
-		if (!mapping.duplicated.empty())
-			message += std::string(mapping.missing.empty() ? "" : ";") + " given twice: " + joined(mapping.duplicated);
-		bad_header(message, "the header: " + joined(header).substr(0, 500),
-				   "docs/import.md lists the columns and the names each may have.");
-	}
-	const std::size_t body_start = reader.position();
-	const int body_line = reader.line();
-
-	// The date order, from every date of birth in the file.
-	idates::Tally tally;
-	const int dob_column = mapping.column_of[3];
-	while (next_record(reader, text, rec, header.size())) {
-		if (rec.ok()) {
-			const std::string_view v = pl::value(rec.fields, dob_column);
-			if (!v.empty())
-				idates::count(v, tally);
-		}
-		if ((rec.line_no & 4095) == 0)
-			guard([] { CHECK_FOR_INTERRUPTS(); });
-	}
+	MemberFile file(bytes, ih::Kind::participants, "participants");
 	std::optional<std::string_view> given;
 	if (date_format)
 		given = *date_format;
-	const std::optional<idates::Order> order = idates::choose(tally, given);
-
-	out.note(0, std::string("read as ") + enc::name(encoding) + "; dates as " + idates::format_name(order));
-	for (std::size_t i = 0; i < mapping.unknown.size(); ++i)
-		out.note(1, "column \"" + mapping.unknown[i].substr(0, 100) + "\" (position " +
-						std::to_string(mapping.unknown_positions[i]) + ") is not a field of participants: ignored");
-
-	// The total, for the progress report: the physical lines after the header (records with
-	// line breaks inside make it an upper bound).
-	published.lines_total = static_cast<int64>(std::count(text.begin() + static_cast<std::ptrdiff_t>(body_start), text.end(), '\n'));
-	pl::Checker checker(mapping, header, frames, order, today);
+	const std::optional<idates::Order> order = file.choose_order(given);
+	file.notes(order, [&](int line, const std::string &text) { out.note(line, text); });
+	pl::Checker checker(file.mapping(), file.header(), frames, order, today);
 	pl::Row row;
-	csv::CsvReader lines(text, body_start, body_line);
-	std::int64_t done = 0, bad = 0;
-	while (next_record(lines, text, rec, header.size())) {
-		++done;
+	file.each_line([&](const csv::CsvRecord &rec) {
 		if (!rec.ok()) {
 			out.error(rec.line_no, rec.error);
-			++bad;
-		} else {
-			if (!rec.terminated && rec.fields.size() < header.size()) {
-				row = pl::Row{};
-				row.problem = "the last line ends after " + std::to_string(rec.fields.size()) + " of " +
-							  std::to_string(header.size()) + " fields (truncated file?)";
-			} else {
-				checker.check(rec.fields, rec.line_no, row);
-			}
-			if (row.problem.empty()) {
-				out.good(rec.line_no, row);
-			} else {
-				out.error(rec.line_no, row.problem);
-				++bad;
-			}
+			return true;
 		}
-		if ((done & 4095) == 0)
-			guard([&] {
-				CHECK_FOR_INTERRUPTS();
-				const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
-				const int64 values[] = {static_cast<int64>(lines.position()), done, bad};
-				publish(3, index, values);
-			});
-	}
-	guard([&] {
-		published.lines_total = done;
-		const int index[] = {PROGRESS_COPY_BYTES_PROCESSED, PROGRESS_COPY_TUPLES_PROCESSED, PROGRESS_COPY_TUPLES_EXCLUDED};
-		const int64 values[] = {static_cast<int64>(bytes.size()), done, bad};
-		publish(3, index, values);
+		checker.check(rec.fields, rec.line_no, row);
+		if (!row.problem.empty()) {
+			out.error(rec.line_no, row.problem);
+			return true;
+		}
+		out.good(rec.line_no, row);
+		return false;
+	});
+	return (Datum)0;
+}
+
+// record_import_lines(kind, content, date_format): an activities or attendance file, a row per
+// line: (line_no, status, reason, fields text[]) with the fields in import_header's order.
+OUTREACH_FUNCTION(record_import_lines) {
+	for (int i : {0, 1})
+		if (PG_ARGISNULL(i))
+			throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "record_import_lines: kind and content are required");
+	const ih::Kind kind = ih::kind_of(outreach::pg::text_arg(fcinfo, 0));
+	if (kind == ih::Kind::participants)
+		throw outreach::Error(outreach::sqlstate::invalid_parameter_value, "record_import_lines: activities or attendance");
+	const std::string_view bytes = bytes_arg(fcinfo, 1);
+	const std::optional<std::string> date_format = optional_text(fcinfo, 2);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	guard([&] { InitMaterializedSRF(fcinfo, 0); });
+
+	auto put = [&](int line_no, const char *status, const std::string *reason, const rl::Row *row) {
+		guard([&] {
+			Datum v[4];
+			bool isnull[4] = {false, false, reason == nullptr, row == nullptr};
+			v[0] = Int32GetDatum(line_no);
+			v[1] = PointerGetDatum(cstring_to_text(status));
+			if (reason)
+				v[2] = PointerGetDatum(cstring_to_text_with_len(reason->data(), static_cast<int>(reason->size())));
+			if (row) {
+				std::vector<Datum> items(row->values.size());
+				bool nulls_c[16];
+				for (std::size_t i = 0; i < row->values.size() && i < 16; ++i) {
+					nulls_c[i] = !row->values[i];
+					items[i] = row->values[i] ? PointerGetDatum(cstring_to_text_with_len(row->values[i]->data(),
+																						  static_cast<int>(row->values[i]->size())))
+											  : (Datum)0;
+				}
+				int dims[1] = {static_cast<int>(row->values.size())};
+				int lbs[1] = {1};
+				v[3] = PointerGetDatum(construct_md_array(items.data(), nulls_c, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+			}
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, isnull);
+		});
+	};
+	const char *name = kind == ih::Kind::activities ? "activities" : "attendance";
+	MemberFile file(bytes, kind, name);
+	std::optional<std::string_view> given;
+	if (date_format)
+		given = *date_format;
+	const std::optional<idates::Order> order = file.choose_order(given);
+	file.notes(order, [&](int line, const std::string &text) { put(line, "note", &text, nullptr); });
+	rl::Checker checker(kind, file.mapping(), file.header(), order);
+	rl::Row row;
+	file.each_line([&](const csv::CsvRecord &rec) {
+		if (!rec.ok()) {
+			put(rec.line_no, "error", &rec.error, nullptr);
+			return true;
+		}
+		checker.check(rec.fields, rec.line_no, row);
+		if (!row.problem.empty()) {
+			put(rec.line_no, "error", &row.problem, nullptr);
+			return true;
+		}
+		put(rec.line_no, "ok", nullptr, &row);
+		return false;
 	});
 	return (Datum)0;
 }
