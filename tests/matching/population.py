@@ -14,8 +14,10 @@ with the variants members' records show, at these rates (of the second records):
     day and month swapped 8%               one digit of the date of birth wrong 7%
     nickname and new address 5%            first-name typo and new address 5%
 
-write(path, people, duplicate_share, seed) writes a CSV (external_ref, first_name, last_name,
-date_of_birth, postcode) whose external_ref is "P<person>-<copy>", so the true pairs are known,
+write(path, people, duplicate_share, seed, schools) writes a CSV (external_ref, first_name,
+last_name, date_of_birth, postcode, and with schools the school's URN: about ten secondary
+schools an area, siblings at one; four in five records name it; after a move seven in ten stay
+at their school) whose external_ref is "P<person>-<copy>", so the true pairs are known,
 and returns ({variant: number of second records}, {"P<person>": variant}).
 """
 import random
@@ -128,7 +130,14 @@ class Population:
         return (2005 + self.rng.randrange(7), 1 + self.rng.randrange(12), 1 + self.rng.randrange(28))
 
 
-def write(path, people, duplicate_share=0.05, seed=18):
+def school_of(postcode):
+    """The URN of a school near a postcode: about ten an area."""
+    area = postcode.split(" ")[0].rstrip("0123456789")
+    district = int(postcode.split(" ")[0][len(area):])
+    return 100000 + AREAS.index(area) * 10 + district % 10
+
+
+def write(path, people, duplicate_share=0.05, seed=18, schools=False):
     pop = Population(seed)
     rng = pop.rng
     persons = []
@@ -153,10 +162,14 @@ def write(path, people, duplicate_share=0.05, seed=18):
     counts = {}
     variant_of = {}
     total_w = sum(w for _, w in VARIANTS)
+    def school(urn):
+        return "" if not schools else "," + (str(urn) if rng.random() < 0.8 else "")
+
     with open(path, "w") as f:
-        f.write("external_ref,first_name,last_name,date_of_birth,postcode\n")
+        f.write("external_ref,first_name,last_name,date_of_birth,postcode" + (",school_urn" if schools else "") + "\n")
         for pid, (first, last, (y, m, d), pc) in enumerate(persons):
-            f.write(f"P{pid}-0,{first},{last},{y}-{m:02d}-{d:02d},{pc}\n")
+            urn = school_of(pc)
+            f.write(f"P{pid}-0,{first},{last},{y}-{m:02d}-{d:02d},{pc}{school(urn)}\n")
             if rng.random() >= duplicate_share:
                 continue
             x = rng.uniform(0, total_w)
@@ -191,5 +204,6 @@ def write(path, people, duplicate_share=0.05, seed=18):
                 d2 = d + 10 if d <= 18 else d - 10 if d > 10 else d + 1
             counts[variant] = counts.get(variant, 0) + 1
             variant_of[f"P{pid}"] = variant
-            f.write(f"P{pid}-1,{f2},{l2},{y2}-{m2:02d}-{d2:02d},{pc2}\n")
+            urn2 = urn if pc2 == pc or rng.random() < 0.7 else school_of(pc2)
+            f.write(f"P{pid}-1,{f2},{l2},{y2}-{m2:02d}-{d2:02d},{pc2}{school(urn2)}\n")
     return counts, variant_of

@@ -53,13 +53,19 @@ cid = cur.fetchone()[0]
 
 with tempfile.NamedTemporaryFile("w+", suffix=".csv", delete=False) as f:
     path = f.name
-counts, variant_of = population.write(path, PEOPLE, duplicate_share=0.05, seed=int(os.environ.get("MATCH_SEED", "18")))
-cur.execute("CREATE TEMP TABLE load (external_ref text, first_name text, last_name text, date_of_birth date, postcode text)")
+counts, variant_of = population.write(path, PEOPLE, duplicate_share=0.05, seed=int(os.environ.get("MATCH_SEED", "18")),
+                                      schools=True)
+cur.execute("CREATE TEMP TABLE load (external_ref text, first_name text, last_name text, date_of_birth date, postcode text,"
+            " school_urn int)")
 with open(path) as f:
     cur.copy_expert("COPY load FROM STDIN WITH (FORMAT csv, HEADER)", f)
 os.unlink(path)
-cur.execute("INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode)"
-            " SELECT %s, external_ref, first_name, last_name, date_of_birth, postcode::outreach.uk_postcode FROM load", (cid,))
+cur.execute("INSERT INTO outreach.institution (urn, name) SELECT DISTINCT school_urn, 'School ' || school_urn FROM load"
+            " WHERE school_urn IS NOT NULL ON CONFLICT DO NOTHING")
+cur.execute("INSERT INTO outreach.participant (controller_id, external_ref, first_name, last_name, date_of_birth, postcode,"
+            " institution_id)"
+            " SELECT %s, l.external_ref, l.first_name, l.last_name, l.date_of_birth, l.postcode::outreach.uk_postcode,"
+            " i.institution_id FROM load l LEFT JOIN outreach.institution i ON i.urn = l.school_urn", (cid,))
 true_pairs = sum(counts.values())
 print(f"# duplicate matching: {PEOPLE} people, {true_pairs} second records: "
       + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

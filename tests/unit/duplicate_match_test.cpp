@@ -103,6 +103,21 @@ TEST(DuplicateMatch, DifferentPeopleAreNot) {
 	EXPECT_TRUE(judge(amy, person("Amy", "Smith", CivilDate{2008, 4, 13}, "M1 1AE")).empty());
 }
 
+TEST(DuplicateMatch, SchoolsAndPupilNumbers) {
+	Person a = person("Amy", "Smith", dob, "SW1A 1AA"), b = person("Amy", "Smith", dob, "M1 1AE");
+	EXPECT_TRUE(judge(a, b, 5, 5).empty());  // a common name far away: a namesake
+	a.school = b.school = 17;
+	EXPECT_TRUE(has(judge(a, b, 5, 5), "same_school"));  // at the same school: the person, moved
+	Person c = person("Amy", "Jones", dob, "M1 1AE");
+	c.school = 17;
+	EXPECT_TRUE(judge(a, c).empty());  // a changed surname needs the same home, not the same school
+	Person u = person("Zed", "Other", CivilDate{2001, 1, 1}, ""), v = person("Amy", "Smith", dob, "");
+	u.upn = v.upn = "B801200005001";
+	EXPECT_TRUE(has(judge(u, v), "same_upn"));
+	EXPECT_EQ(key_inputs(prepare("", "", std::nullopt, "")).size(), 0u);
+	EXPECT_EQ(key_inputs(u).front(), "8|B801200005001");
+}
+
 TEST(DuplicateMatch, NoKeysWithoutADateOfBirth) {
 	EXPECT_TRUE(key_inputs(prepare("Amy", "Smith", std::nullopt, "SW1A 1AA")).empty());
 	EXPECT_EQ(key_inputs(prepare("Amy", "Smith", dob, "")).size(), 2u);  // name and date only

@@ -8,18 +8,20 @@
 -- is not done here: shared_engagement matches on the exact pseudonym only.
 
 CREATE OR REPLACE FUNCTION outreach.match_keys(controller_id int, first_name text, last_name text, date_of_birth date,
-                                              postcode text) RETURNS bigint[]
+                                              postcode text, school int, upn text, uln text) RETURNS bigint[]
   AS 'MODULE_PATHNAME' LANGUAGE C STABLE;
-COMMENT ON FUNCTION outreach.match_keys(int, text, text, date, text) IS
+COMMENT ON FUNCTION outreach.match_keys(int, text, text, date, text, int, text, text) IS
   'a participant''s name key and duplicate match keys: keyed hashes of normalised combinations of its identifiers (never stored)';
-CREATE OR REPLACE FUNCTION outreach.match_reasons(first_a text, last_a text, dob_a date, postcode_a text,
-                                                 first_b text, last_b text, dob_b date, postcode_b text,
+CREATE OR REPLACE FUNCTION outreach.match_reasons(first_a text, last_a text, dob_a date, postcode_a text, school_a int,
+                                                 upn_a text, uln_a text,
+                                                 first_b text, last_b text, dob_b date, postcode_b text, school_b int,
+                                                 upn_b text, uln_b text,
                                                  namesakes_a bigint, namesakes_b bigint) RETURNS text[]
   AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE;
-COMMENT ON FUNCTION outreach.match_reasons(text, text, date, text, text, text, date, text, bigint, bigint) IS
+COMMENT ON FUNCTION outreach.match_reasons(text, text, date, text, int, text, text, text, text, date, text, int, text, text, bigint, bigint) IS
   'why two participants are likely the same person (NULL: they are not)';
-REVOKE EXECUTE ON FUNCTION outreach.match_keys(int, text, text, date, text),
-  outreach.match_reasons(text, text, date, text, text, text, date, text, bigint, bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION outreach.match_keys(int, text, text, date, text, int, text, text),
+  outreach.match_reasons(text, text, date, text, int, text, text, text, text, date, text, int, text, text, bigint, bigint) FROM PUBLIC;
 
 CREATE TABLE outreach.possible_duplicate (
   controller_id int NOT NULL,
@@ -76,7 +78,8 @@ BEGIN
   CREATE TEMP TABLE outreach_match_key ON COMMIT DROP AS
   SELECT p.participant_id, k.keys[1] AS name_key, unnest(k.keys[2:]) AS key
   FROM outreach.participant p
-  CROSS JOIN LATERAL (SELECT outreach.match_keys(cid, p.first_name, p.last_name, p.date_of_birth, p.postcode::text) AS keys) AS k
+  CROSS JOIN LATERAL (SELECT outreach.match_keys(cid, p.first_name, p.last_name, p.date_of_birth, p.postcode::text,
+                                                 p.institution_id, p.upn, p.uln) AS keys) AS k
   WHERE p.controller_id = cid AND k.keys IS NOT NULL;
   IF to_regclass('pg_temp.outreach_match_name') IS NOT NULL THEN
     DROP TABLE pg_temp.outreach_match_name;
@@ -103,8 +106,10 @@ BEGIN
   CREATE TEMP TABLE outreach_match_found ON COMMIT DROP AS
   SELECT m.a, m.b, m.reasons
   FROM (SELECT c.a, c.b,
-               outreach.match_reasons(pa.first_name, pa.last_name, pa.date_of_birth, pa.postcode::text,
-                                      pb.first_name, pb.last_name, pb.date_of_birth, pb.postcode::text,
+               outreach.match_reasons(pa.first_name, pa.last_name, pa.date_of_birth, pa.postcode::text, pa.institution_id,
+                                      pa.upn, pa.uln,
+                                      pb.first_name, pb.last_name, pb.date_of_birth, pb.postcode::text, pb.institution_id,
+                                      pb.upn, pb.uln,
                                       na.namesakes, nb.namesakes) AS reasons
         FROM pg_temp.outreach_match_pair c
         JOIN outreach.participant pa ON pa.controller_id = cid AND pa.participant_id = c.a

@@ -120,6 +120,10 @@ Person prepare(std::string_view first_name, std::string_view last_name, std::opt
 
 std::vector<std::string> key_inputs(const Person &p) {
 	std::vector<std::string> keys;
+	if (!p.upn.empty())
+		keys.push_back("8|" + p.upn);
+	if (!p.uln.empty())
+		keys.push_back("9|" + p.uln);
 	if (p.first.empty() || p.last.empty() || !p.dob)
 		return keys;
 	const std::string initial(1, p.first[0]);
@@ -150,12 +154,15 @@ std::string name_key_input(const Person &p) { return "7|" + p.first + "|" + p.la
 
 std::vector<std::string> judge(const Person &a, const Person &b, long namesakes_a, long namesakes_b) {
 	const Place p = place_agreement(a.postcode, b.postcode);
+	// (the same school is not near in that sense: a school has hundreds of pupils; it only tells a
+	// namesake from a person who moved)
+	const bool same_school = a.school != 0 && a.school == b.school;
 	const bool near = p == Place::same || p == Place::sector;
 	const First f = first_agreement(a.first, b.first, near);
 	const Last l = last_agreement(a.last, b.last);
 	const Dob d = dob_agreement(a.dob, b.dob);
 	const bool first_strong = f == First::same || f == First::nickname;
-	const bool far = p == Place::no || p == Place::unknown || p == Place::area;
+	const bool far = (p == Place::no || p == Place::unknown || p == Place::area) && !same_school;
 	// Rare enough that a namesake born the same day is unlikely: only this pair carries the
 	// name (one record each for two spellings); in the same postcode area, up to two more.
 	const long shared = (a.first == b.first && a.last == b.last) ? 2 : 1;
@@ -172,6 +179,10 @@ std::vector<std::string> judge(const Person &a, const Person &b, long namesakes_
 		why.push_back("dob_day_month_swapped");
 	if (first_strong && l == Last::same && d == Dob::typo && near)
 		why.push_back("dob_typo");
+	if (!a.upn.empty() && a.upn == b.upn)
+		why.push_back("same_upn");
+	if (!a.uln.empty() && a.uln == b.uln)
+		why.push_back("same_uln");
 	if (why.empty())
 		return why;
 	if (f == First::nickname)
@@ -180,6 +191,8 @@ std::vector<std::string> judge(const Person &a, const Person &b, long namesakes_
 		why.push_back("first_name_typo");
 	if (f == First::initial)
 		why.push_back("first_name_initial");
+	if (same_school)
+		why.push_back("same_school");
 	why.push_back(p == Place::same       ? "same_postcode"
 				  : p == Place::sector   ? "same_postcode_sector"
 				  : p == Place::district ? "same_postcode_district"

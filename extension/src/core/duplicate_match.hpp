@@ -21,14 +21,17 @@ struct Person {
 	std::string first, last;           // normalised (core/name_normalise); first: its first word
 	std::optional<CivilDate> dob;
 	std::string postcode;              // canonical ("SW1A 1AA"), or empty
+	long school = 0;                   // the institution's id; 0: none recorded
+	std::string upn, uln;              // the pupil's and learner's numbers, or empty
 };
 
 // From the values held (first and last names as written, the canonical postcode text).
 Person prepare(std::string_view first_name, std::string_view last_name, std::optional<CivilDate> dob,
 			   std::string_view postcode);
 
-// The key inputs of a person (each begins with its kind, "1|" ... "6|"); none for a person
-// without a date of birth and a postcode to go on.
+// The key inputs of a person (each begins with its kind, "1|" ... "9|"): the name, date of
+// birth and postcode combinations (none without a first name, surname and date of birth), and
+// the UPN and ULN when held.
 std::vector<std::string> key_inputs(const Person &p);
 
 // The reasons the pair is likely the same person (empty: it is not). Reasons, in this order:
@@ -40,8 +43,13 @@ std::vector<std::string> key_inputs(const Person &p);
 //                           differ, the same postcode sector
 //   dob_day_month_swapped   names agree, day and month swapped
 //   dob_typo                same names, dates of birth one digit apart, the same postcode sector
+//   same_upn, same_uln      the same pupil or learner number
+// Far apart (postcodes beyond the district), a pair at the same school is judged as if near for
+// the rules of the same name (not for a changed surname or a mistyped date: a school has
+// hundreds of pupils).
 // and what else agrees: first_name_nickname, first_name_typo, first_name_initial,
-// same_postcode, same_postcode_sector, same_postcode_district, new_address.
+// same_school, same_postcode, same_postcode_sector, same_postcode_district, same_postcode_area,
+// new_address, postcode_unknown.
 //
 // Far apart (a new address, or a postcode missing) the names and date of birth are all there is,
 // and namesakes born the same day are not rare in a large member: such a pair is judged only

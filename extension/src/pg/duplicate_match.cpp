@@ -1,11 +1,12 @@
 // Duplicate matching within a member (core/duplicate_match, docs/matching.md):
-//   match_keys(controller_id, first, last, dob, postcode) -> bigint[]: the participant's name
+//   match_keys(controller_id, first, last, dob, postcode, school, upn, uln) -> bigint[]: the participant's name
 //     key (first: for counting namesakes) and match keys, each the first 8 bytes of an HMAC-SHA256 of the member and one key input, under a
 //     key derived from the newest linkage key of the key file (HMAC of the linkage key over
 //     "outreach duplicate match keys 1": a key of its own, so that no match key can be
 //     compared with a linkage pseudonym). Never stored: find_possible_duplicates computes them
 //     for its run.
-//   match_reasons(a's first, last, dob, postcode, b's ..., a's namesakes, b's namesakes) -> text[]:
+//   match_reasons(a's first, last, dob, postcode, school, upn, uln, b's ..., a's namesakes,
+//     b's namesakes) -> text[]:
 //     why the two are likely the same person, NULL when they are not.
 #include "../core/duplicate_match.hpp"  // core first: it must compile without PostgreSQL's headers
 #include "../core/error.hpp"
@@ -45,9 +46,14 @@ std::optional<outreach::CivilDate> date_or_none(FunctionCallInfo fcinfo, int n) 
 	return outreach::pg::civil_date(d, "date of birth must be a finite date");
 }
 
+// first name, last name, date of birth, postcode, school (institution id), UPN, ULN
 dm::Person person_args(FunctionCallInfo fcinfo, int first) {
-	return dm::prepare(text_or_empty(fcinfo, first), text_or_empty(fcinfo, first + 1), date_or_none(fcinfo, first + 2),
-					   text_or_empty(fcinfo, first + 3));
+	dm::Person p = dm::prepare(text_or_empty(fcinfo, first), text_or_empty(fcinfo, first + 1),
+							   date_or_none(fcinfo, first + 2), text_or_empty(fcinfo, first + 3));
+	p.school = PG_ARGISNULL(first + 4) ? 0 : PG_GETARG_INT32(first + 4);
+	p.upn = std::string(text_or_empty(fcinfo, first + 5));
+	p.uln = std::string(text_or_empty(fcinfo, first + 6));
+	return p;
 }
 
 // The derived key, kept while the key ring is the same.
@@ -93,9 +99,9 @@ OUTREACH_FUNCTION(match_keys) {
 
 OUTREACH_FUNCTION(match_reasons) {
 	const dm::Person a = person_args(fcinfo, 0);
-	const dm::Person b = person_args(fcinfo, 4);
-	const long namesakes_a = PG_ARGISNULL(8) ? 1 : PG_GETARG_INT64(8);
-	const long namesakes_b = PG_ARGISNULL(9) ? 1 : PG_GETARG_INT64(9);
+	const dm::Person b = person_args(fcinfo, 7);
+	const long namesakes_a = PG_ARGISNULL(14) ? 1 : PG_GETARG_INT64(14);
+	const long namesakes_b = PG_ARGISNULL(15) ? 1 : PG_GETARG_INT64(15);
 	const std::vector<std::string> why = dm::judge(a, b, namesakes_a, namesakes_b);
 	if (why.empty())
 		PG_RETURN_NULL();
