@@ -89,6 +89,50 @@ SELECT action, relation, record - 'import_id' AS counts FROM outreach.audit_log
 WHERE controller_id = :uni AND action = 'import' ORDER BY audit_id;
 RESET ROLE;
 
+-- A writer guessing a special-category value learns nothing: the status, the rows its
+-- transaction updated and updated_at are the same whether the guess is right or wrong (the
+-- DPO holds A1's sex as male), also after an import that changed A1 in the same transaction.
+BEGIN;
+SET LOCAL ROLE regress_mi_writer;
+SELECT n_tup_upd AS before FROM pg_stat_xact_user_tables WHERE relid = 'outreach.participant'::regclass \gset
+SELECT status AS right_guess FROM outreach.import_participants(:uni, 'probe.csv', convert_to(
+'ref,first name,last name,dob,sex
+A1,Ann,Smith,2008-04-03,male', 'UTF8')) WHERE status <> 'note';
+SELECT n_tup_upd - :before AS rows_updated_right FROM pg_stat_xact_user_tables WHERE relid = 'outreach.participant'::regclass;
+ROLLBACK;
+BEGIN;
+SET LOCAL ROLE regress_mi_writer;
+SELECT n_tup_upd AS before FROM pg_stat_xact_user_tables WHERE relid = 'outreach.participant'::regclass \gset
+SELECT status AS wrong_guess FROM outreach.import_participants(:uni, 'probe.csv', convert_to(
+'ref,first name,last name,dob,sex
+A1,Ann,Smith,2008-04-03,female', 'UTF8')) WHERE status <> 'note';
+SELECT n_tup_upd - :before AS rows_updated_wrong FROM pg_stat_xact_user_tables WHERE relid = 'outreach.participant'::regclass;
+ROLLBACK;
+BEGIN;
+SET LOCAL ROLE regress_mi_writer;
+SELECT status AS rename_first FROM outreach.import_participants(:uni, 'probe.csv', convert_to(
+'ref,first name,last name,dob
+A1,Anne,Smith,2008-04-03', 'UTF8')) WHERE status <> 'note';
+SELECT status AS then_guess FROM outreach.import_participants(:uni, 'probe.csv', convert_to(
+'ref,first name,last name,dob,sex
+A1,Anne,Smith,2008-04-03,female', 'UTF8')) WHERE status <> 'note';
+ROLLBACK;
+
+-- Lines are compared with the participants as the file leaves them: A2 renamed by its line,
+-- a new line with A2's old identity is a new person; a new line with A2's new identity is A2.
+SET ROLE regress_mi_writer;
+SELECT line_no, status, reason FROM outreach.import_participants(:uni, 'renames.csv', convert_to(
+'ref,first name,last name,dob,postcode
+A2,Bryn,Jones-Hall,2007-12-25,M1 1AE
+N1,Bob,Jones-Hall,2007-12-25,M1 1AE
+N2,Bryn,Jones-Hall,2007-12-25,M1 1AE', 'UTF8')) WHERE status <> 'note' ORDER BY line_no;
+-- Characters that hide text are refused; so is a header with a very long column name.
+SELECT line_no, status, reason FROM outreach.import_participants(:uni, 'hidden.csv', convert_to(
+E'ref,first name,last name,dob\nH1,Jo\u0085sie,Lee,2008-01-01\nH2,Ann\u202e,Lee,2008-01-01', 'UTF8')) WHERE status <> 'note' ORDER BY line_no;
+SELECT regress.try($$SELECT count(*)::text FROM outreach.import_participants($$ || :uni || $$, 'h.csv',
+  convert_to('ref,first name,last name,d' || repeat('.', 300) || 'ob', 'UTF8'))$$) AS long_column_name;
+RESET ROLE;
+
 -- The record of imports: the member's roles read their own, another member none.
 SET ROLE regress_mi_reader;
 SELECT kind, file_name, encoding, date_format, lines, inserted, updated, unchanged, matched, bad, imported_by

@@ -22,7 +22,8 @@ awaitable<int> import_member_file(Runtime& rt, const MemberImport& job) {
   const std::string file_name = slash == std::string::npos ? job.path : job.path.substr(slash + 1);
 
   pg::ConnectOptions options;
-  // The member's writer, not the daemon: the configuration's conninfo only when nothing else is given.
+  // The member's writer, not the daemon: --database, else libpq's environment (never the
+  // configuration's conninfo, the daemon's own role).
   options.conninfo = job.conninfo.value_or("");
   options.connect_timeout_seconds = rt.config.database.connect_timeout_seconds;
   options.statement_timeout_seconds = rt.config.database.statement_timeout_seconds;
@@ -70,8 +71,12 @@ awaitable<int> import_member_file(Runtime& rt, const MemberImport& job) {
       continue;
     }
     ++left_out;
+    // (the file's own text, header names included, goes to a terminal: control characters shown as '?')
+    std::string reason(report.text(i, 3));
+    for (char& c : reason)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
     std::printf("%s:%s: %s: %s\n", file_name.c_str(), std::string(report.text(i, 1)).c_str(), status.c_str(),
-                std::string(report.text(i, 3)).c_str());
+                reason.c_str());
   }
   log::info("import: {} for {} (import {}): {} lines written, {} not (listed on stdout)", file_name, job.controller,
             import_id, written, left_out);

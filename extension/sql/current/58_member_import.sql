@@ -164,10 +164,10 @@ REVOKE EXECUTE ON FUNCTION outreach.import_begin(int, text, text, bytea),
 -- one updated with the values the line gives (an empty value keeps what is held). Good lines are
 -- written in one transaction; the result has a row per line: inserted, updated, unchanged,
 -- matched or error (with the reason), and notes (line 0: encoding and date format; line 1:
--- ignored columns). A line that changes only special-category values is written but reported
--- "unchanged" (and leaves updated_at): writers may write those columns, not read them, so no
--- status may tell them whether the value they gave was held already (the audit trail, which
--- only the DPO reads, records the write).
+-- ignored columns). Special-category values a line gives are written whatever is held, never
+-- compared: writers may write those columns, not read them, so nothing (a status, updated_at,
+-- the rows a statement updated, the table statistics) may tell them whether a value they gave
+-- was held already. "updated" means a column the member's readers see changed.
 CREATE OR REPLACE FUNCTION outreach.import_participants(controller_id int, file_name text, content bytea,
                                                        date_format text DEFAULT NULL)
 RETURNS TABLE (import_id bigint, line_no int, status text, reason text, participant_id bigint)
@@ -220,16 +220,20 @@ BEGIN
                     ELSE format('no institution with UKPRN %s (outreach.institution)', l.school_ukprn) END
   WHERE l.status = 'ok' AND l.institution_id IS NULL AND (l.school_urn IS NOT NULL OR l.school_ukprn IS NOT NULL);
 
-  -- The same person under a new reference: a new line whose linkage pseudonym is a participant's
-  -- of the member, or an earlier new line's, is matched to it and not added.
+  -- The same person under a new reference: a new line whose linkage pseudonym is that of a
+  -- participant the member holds (and the file does not change), or of another line of the
+  -- file (a line of a reference held first, else the first new line), is matched to it and not
+  -- added. The file's own lines count as they will be once written: a held participant the
+  -- file renames is matched by its line, not by what it was.
   IF to_regclass('pg_temp.outreach_import_key') IS NOT NULL THEN
     DROP TABLE pg_temp.outreach_import_key;  -- (an earlier import in this transaction)
   END IF;
   CREATE TEMP TABLE outreach_import_key ON COMMIT DROP AS
-  SELECT l.line_no, outreach.pseudonymise(l.first_name, l.last_name, l.date_of_birth, l.postcode, 'linkage') AS linkage_id
+  SELECT l.line_no,
+         EXISTS (SELECT 1 FROM outreach.participant p WHERE p.controller_id = cid AND p.external_ref = l.external_ref) AS held,
+         outreach.pseudonymise(l.first_name, l.last_name, l.date_of_birth, l.postcode, 'linkage') AS linkage_id
   FROM pg_temp.outreach_import_line l
-  WHERE l.status = 'ok' AND l.postcode IS NOT NULL
-    AND NOT EXISTS (SELECT 1 FROM outreach.participant p WHERE p.controller_id = cid AND p.external_ref = l.external_ref);
+  WHERE l.status = 'ok' AND l.postcode IS NOT NULL;
   UPDATE pg_temp.outreach_import_line l
   SET status = 'matched', participant_id = m.participant_id,
       reason = format('the same person as participant %s (reference %s) by name, date of birth and postcode: not added',
@@ -237,25 +241,48 @@ BEGIN
   FROM (SELECT DISTINCT ON (k.line_no) k.line_no, p.participant_id, p.external_ref
         FROM pg_temp.outreach_import_key k
         JOIN outreach.participant p ON p.controller_id = cid AND p.linkage_id OPERATOR(outreach.=) k.linkage_id
+        WHERE NOT k.held
+          AND NOT EXISTS (SELECT 1 FROM pg_temp.outreach_import_line o WHERE o.status = 'ok' AND o.external_ref = p.external_ref)
         ORDER BY k.line_no, p.participant_id) AS m
   WHERE l.line_no = m.line_no;
-  -- (the pseudonyms given by more than one new line first, by hashing: few lines are repeats)
+  -- (the pseudonyms given by more than one line first, by hashing: few lines are repeats)
   UPDATE pg_temp.outreach_import_line l
-  SET status = 'matched', same_as_line = f.first_line,
-      reason = format('the same person as line %s by name, date of birth and postcode: not added', f.first_line)
-  FROM (SELECT k.line_no, min(k.line_no) OVER (PARTITION BY k.linkage_id::text) AS first_line
+  SET status = 'matched', same_as_line = f.anchor,
+      reason = format('the same person as line %s by name, date of birth and postcode: not added', f.anchor)
+  FROM (SELECT k.line_no, k.held,
+               coalesce(min(k.line_no) FILTER (WHERE k.held) OVER w, min(k.line_no) OVER w) AS anchor
         FROM pg_temp.outreach_import_key k
         WHERE k.linkage_id::text IN (SELECT r.linkage_id::text FROM pg_temp.outreach_import_key r
-                                     GROUP BY r.linkage_id::text HAVING count(*) > 1)) AS f
-  WHERE l.line_no = f.line_no AND f.first_line < f.line_no AND l.status = 'ok';
+                                     GROUP BY r.linkage_id::text HAVING count(*) > 1)
+        WINDOW w AS (PARTITION BY k.linkage_id::text)) AS f
+  WHERE l.line_no = f.line_no AND NOT f.held AND f.anchor <> f.line_no AND l.status = 'ok';
+
+  -- Which lines change a column the member's readers see (the status "updated"), decided
+  -- before the write and from those columns only: whether a special-category value the line
+  -- gives was held already must show nowhere, so such a value is written whatever is held.
+  IF to_regclass('pg_temp.outreach_import_visible') IS NOT NULL THEN
+    DROP TABLE pg_temp.outreach_import_visible;
+  END IF;
+  CREATE TEMP TABLE outreach_import_visible ON COMMIT DROP AS
+  SELECT l.line_no
+  FROM pg_temp.outreach_import_line l
+  JOIN outreach.participant p ON p.controller_id = cid AND p.external_ref = l.external_ref
+  WHERE l.status = 'ok'
+    AND (p.first_name IS DISTINCT FROM l.first_name OR p.last_name IS DISTINCT FROM l.last_name
+         OR p.date_of_birth IS DISTINCT FROM l.date_of_birth
+         OR (l.postcode IS NOT NULL AND p.postcode::text IS DISTINCT FROM l.postcode)
+         OR (l.institution_id IS NOT NULL AND p.institution_id IS DISTINCT FROM l.institution_id)
+         OR (l.upn IS NOT NULL AND p.upn IS DISTINCT FROM l.upn)
+         OR (l.uln IS NOT NULL AND p.uln IS DISTINCT FROM l.uln)
+         OR (l.override_year IS NOT NULL AND (p.he_entry_year_override IS DISTINCT FROM l.override_year
+                                              OR p.he_entry_year_override_reason IS DISTINCT FROM l.override_reason)));
 
   -- Written in batches (the progress shows the lines written).
   PERFORM outreach.import_progress_phase(2, 0);
   IF to_regclass('pg_temp.outreach_import_written') IS NOT NULL THEN
     DROP TABLE pg_temp.outreach_import_written;  -- (an earlier import in this transaction)
   END IF;
-  CREATE TEMP TABLE outreach_import_written (participant_id bigint, external_ref text, inserted boolean, changed boolean)
-    ON COMMIT DROP;
+  CREATE TEMP TABLE outreach_import_written (participant_id bigint, external_ref text, inserted boolean) ON COMMIT DROP;
   WHILE from_line <= coalesce(last_line, 0) LOOP
     WITH w AS (
       INSERT INTO outreach.participant AS p (controller_id, external_ref, first_name, last_name, date_of_birth, postcode,
@@ -285,13 +312,10 @@ BEGIN
          OR (EXCLUDED.he_entry_year_override IS NOT NULL
              AND (p.he_entry_year_override IS DISTINCT FROM EXCLUDED.he_entry_year_override
                   OR p.he_entry_year_override_reason IS DISTINCT FROM EXCLUDED.he_entry_year_override_reason))
-         OR (EXCLUDED.sex IS NOT NULL AND p.sex IS DISTINCT FROM EXCLUDED.sex)
-         OR (EXCLUDED.gender_identity IS NOT NULL AND p.gender_identity IS DISTINCT FROM EXCLUDED.gender_identity)
-         OR (EXCLUDED.ethnicity IS NOT NULL AND p.ethnicity IS DISTINCT FROM EXCLUDED.ethnicity)
-         OR (EXCLUDED.disability IS NOT NULL AND p.disability IS DISTINCT FROM EXCLUDED.disability)
-         OR (EXCLUDED.religion IS NOT NULL AND p.religion IS DISTINCT FROM EXCLUDED.religion)
-      -- updated: a column readers see changed (participant_derive moved updated_at)
-      RETURNING p.participant_id, p.external_ref, (p.xmax = 0) AS inserted, (p.updated_at = now()) AS changed
+         -- given special-category values are written whatever is held (never compared)
+         OR EXCLUDED.sex IS NOT NULL OR EXCLUDED.gender_identity IS NOT NULL OR EXCLUDED.ethnicity IS NOT NULL
+         OR EXCLUDED.disability IS NOT NULL OR EXCLUDED.religion IS NOT NULL
+      RETURNING p.participant_id, p.external_ref, (p.xmax = 0) AS inserted
     )
     INSERT INTO pg_temp.outreach_import_written SELECT * FROM w;
     from_line := from_line + batch;
@@ -300,13 +324,14 @@ BEGIN
 
   SELECT count(*) FILTER (WHERE l.status <> 'note') AS lines,
          count(*) FILTER (WHERE w.inserted) AS inserted,
-         count(*) FILTER (WHERE NOT w.inserted AND w.changed) AS updated,
-         count(*) FILTER (WHERE l.status = 'ok' AND (w.external_ref IS NULL OR NOT (w.inserted OR w.changed))) AS unchanged,
+         count(*) FILTER (WHERE l.status = 'ok' AND NOT coalesce(w.inserted, false) AND v.line_no IS NOT NULL) AS updated,
+         count(*) FILTER (WHERE l.status = 'ok' AND NOT coalesce(w.inserted, false) AND v.line_no IS NULL) AS unchanged,
          count(*) FILTER (WHERE l.status = 'matched') AS matched,
          count(*) FILTER (WHERE l.status = 'error') AS bad
     INTO counts
   FROM pg_temp.outreach_import_line l
-  LEFT JOIN pg_temp.outreach_import_written w ON l.status = 'ok' AND w.external_ref = l.external_ref;
+  LEFT JOIN pg_temp.outreach_import_written w ON l.status = 'ok' AND w.external_ref = l.external_ref
+  LEFT JOIN pg_temp.outreach_import_visible v ON v.line_no = l.line_no;
   SELECT l.reason INTO note FROM pg_temp.outreach_import_line l WHERE l.line_no = 0 AND l.status = 'note';
   PERFORM outreach.import_end(cid, new_id, 'participants', file_name, content, note, started, counts.lines::int,
                               counts.inserted::int, counts.updated::int, counts.unchanged::int, counts.matched::int,
@@ -320,12 +345,13 @@ BEGIN
 
   RETURN QUERY
   SELECT new_id, l.line_no,
-         CASE WHEN l.status <> 'ok' THEN l.status WHEN w.inserted THEN 'inserted' WHEN w.changed THEN 'updated'
+         CASE WHEN l.status <> 'ok' THEN l.status WHEN w.inserted THEN 'inserted' WHEN v.line_no IS NOT NULL THEN 'updated'
               ELSE 'unchanged' END,
          l.reason,
          coalesce(w.participant_id, l.participant_id, p.participant_id)
   FROM pg_temp.outreach_import_line l
   LEFT JOIN pg_temp.outreach_import_written w ON l.status = 'ok' AND w.external_ref = l.external_ref
+  LEFT JOIN pg_temp.outreach_import_visible v ON v.line_no = l.line_no
   LEFT JOIN outreach.participant p
     ON l.status = 'ok' AND w.external_ref IS NULL AND p.controller_id = cid AND p.external_ref = l.external_ref
   ORDER BY l.line_no, l.status DESC;

@@ -87,6 +87,10 @@ std::string normalise(std::string_view header) {
 }
 
 Mapping map(Kind kind, const std::vector<std::string> &header) {
+	// A column name is a name: at most 200 characters (it is quoted in every line's problem).
+	for (std::size_t col = 0; col < header.size(); ++col)
+		if (header[col].size() > 200)
+			throw Error("22P04", "the header's column " + std::to_string(col + 1) + " has a name longer than 200 characters");
 	const auto &specs = fields(kind);
 	Mapping m;
 	m.column_of.assign(specs.size(), -1);
@@ -103,7 +107,8 @@ Mapping map(Kind kind, const std::vector<std::string> &header) {
 			continue;
 		}
 		if (m.column_of[found] >= 0) {
-			given_by[found] += ", " + header[col];
+			if (given_by[found].size() < 300)
+				given_by[found] += ", " + header[col];
 			continue;
 		}
 		m.column_of[found] = static_cast<int>(col);

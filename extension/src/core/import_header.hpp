@@ -36,6 +36,7 @@ struct Mapping {
 // "Post Code" -> "postcode": lower case, ASCII letters and digits only.
 std::string normalise(std::string_view header);
 
+// Throws Error 22P04 for a column name longer than 200 characters.
 Mapping map(Kind kind, const std::vector<std::string> &header);
 
 }  // namespace outreach::import_header

@@ -27,9 +27,21 @@ std::string_view value(const std::vector<std::string> &fields, int column) noexc
 }
 
 bool has_control(std::string_view s) noexcept {
-	for (char c : s)
-		if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
+	const auto b = [&](std::size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
+	for (std::size_t i = 0; i < s.size(); ++i) {
+		const unsigned c = b(i);
+		if (c < 0x20 || c == 0x7F)
 			return true;
+		if (c == 0xC2 && b(i + 1) >= 0x80 && b(i + 1) <= 0x9F)  // C1 controls U+0080-U+009F
+			return true;
+		if (c == 0xEF && b(i + 1) == 0xBB && b(i + 2) == 0xBF)  // U+FEFF
+			return true;
+		if (c == 0xE2 && b(i + 1) == 0x80 &&
+			((b(i + 2) >= 0x8B && b(i + 2) <= 0x8F) || (b(i + 2) >= 0xA8 && b(i + 2) <= 0xAE)))
+			return true;  // zero-width and directional marks, line and paragraph separators, embeddings
+		if (c == 0xE2 && b(i + 1) == 0x81 && b(i + 2) >= 0xA6 && b(i + 2) <= 0xA9)  // isolates U+2066-U+2069
+			return true;
+	}
 	return false;
 }
 
@@ -38,7 +50,7 @@ void Checker::check(const std::vector<std::string> &fields, int line_no, Row &ro
 	const auto &col = mapping_.column_of;
 	auto v = [&](int f) { return value(fields, col[static_cast<std::size_t>(f)]); };
 	auto fail = [&](int f, const std::string &why) {
-		row.problem = "column \"" + header_[static_cast<std::size_t>(col[static_cast<std::size_t>(f)])] + "\": " + why;
+		row.problem = "column \"" + header_[static_cast<std::size_t>(col[static_cast<std::size_t>(f)])].substr(0, 100) + "\": " + why;
 	};
 	if (fields.size() != header_.size()) {
 		row.problem = "has " + std::to_string(fields.size()) + " fields, the header " + std::to_string(header_.size());

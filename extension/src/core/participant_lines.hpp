@@ -62,7 +62,8 @@ private:
 // The field's value in a record: trimmed; empty when the column is absent or the record short.
 std::string_view value(const std::vector<std::string> &fields, int column) noexcept;
 
-// True when the text holds a control character (C0, DEL).
+// True when the text holds a control character (C0, DEL, C1) or a character that hides or
+// reorders text (zero-width and directional marks, line and paragraph separators, U+FEFF).
 bool has_control(std::string_view s) noexcept;
 
 }  // namespace outreach::participant_lines

@@ -31,7 +31,7 @@ void Checker::check(const std::vector<std::string> &fields, int line_no, Row &ro
 			continue;
 		const std::string_view v = participant_lines::value(fields, col);
 		auto fail = [&](const std::string &why) {
-			row.problem = "column \"" + header_[static_cast<std::size_t>(col)] + "\": " + why;
+			row.problem = "column \"" + header_[static_cast<std::size_t>(col)].substr(0, 100) + "\": " + why;
 		};
 		if (v.empty()) {
 			if (specs[f].required)
@@ -61,7 +61,7 @@ void Checker::check(const std::vector<std::string> &fields, int line_no, Row &ro
 	std::string key;
 	if (kind_ == import_header::Kind::activities) {
 		if (dates[4] && dates[3] && *dates[4] < *dates[3])
-			row.problem = "column \"" + header_[static_cast<std::size_t>(mapping_.column_of[4])] + "\": ends before it starts";
+			row.problem = "column \"" + header_[static_cast<std::size_t>(mapping_.column_of[4])].substr(0, 100) + "\": ends before it starts";
 		key = *row.values[0];
 	} else {
 		key = *row.values[0] + '\x1f' + *row.values[1] + '\x1f' + *row.values[2];

@@ -251,6 +251,7 @@ public:
 				columns.push_back(mapping_.column_of[static_cast<std::size_t>(f)]);
 		csv::CsvReader reader(text_, body_start_, body_line_);
 		csv::CsvRecord rec;
+		std::int64_t read = 0;
 		while (next_record(reader, text_, rec, header_.size())) {
 			if (rec.ok())
 				for (int c : columns) {
@@ -258,7 +259,7 @@ public:
 					if (!v.empty())
 						idates::count(v, tally);
 				}
-			if ((rec.line_no & 4095) == 0)
+			if ((++read & 4095) == 0)
 				guard([] { CHECK_FOR_INTERRUPTS(); });
 		}
 		return idates::choose(tally, given);
