@@ -95,7 +95,7 @@ wrong = [r for r in rows if not r[0]]
 recall = right / true_pairs if true_pairs else 0
 ok(recall >= 0.95, f"at least 95% of the true pairs flagged: {right} of {true_pairs} ({100 * recall:.2f}%)", f"{100 * recall:.2f}%")
 ok(len(wrong) * 1000 <= len(rows), f"at most 1 in 1,000 flagged pairs wrong: {len(wrong)} of {len(rows)}", len(wrong))
-for w in wrong[:5]:
+for w in wrong[:int(os.environ.get("MATCH_SHOW_WRONG", "5"))]:
     print(f"# wrong pair: {w[1]}: {w[2]} {w[3]} {w[4]} {w[5]} / {w[6]} {w[7]} {w[8]} {w[9]}")
 
 # Recall per variant: which second records were found.
