@@ -122,7 +122,7 @@ std::optional<Order> choose(const Tally &tally, std::optional<std::string_view> 
 		if (f == "YYYY-MM-DD")
 			return std::nullopt;
 		throw Error(sqlstate::invalid_parameter_value,
-					"date_format must be 'DD/MM/YYYY', 'MM/DD/YYYY' or 'YYYY-MM-DD', not '" + std::string(*format) + "'");
+					"date_format must be 'DD/MM/YYYY', 'MM/DD/YYYY' or 'YYYY-MM-DD', not '" + std::string(format->substr(0, 40)) + "'");
 	}
 	if (tally.day_first_only > 0 && tally.month_first_only > 0)
 		throw Error("22007", "the file's dates are written both day first and month first",

@@ -38,6 +38,7 @@ extern "C" {
 #include "pgstat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/backend_progress.h"
 #include "utils/tuplestore.h"
 }
@@ -121,6 +122,28 @@ pl::Frames frames_arg(FunctionCallInfo fcinfo, int first) {
 	return frames;
 }
 
+// The memory one result row is built in, emptied once the row is stored (the tuplestore copies
+// it): otherwise every row's texts would stay allocated until the function returns (hundreds of
+// megabytes for a file of a million lines).
+class RowMemory {
+public:
+	RowMemory()
+		: ctx_(guard([] { return AllocSetContextCreate(CurrentMemoryContext, "outreach import row", ALLOCSET_SMALL_SIZES); })) {}
+	// Runs f (which calls PostgreSQL and holds no object with a destructor) in the row's memory.
+	template <typename F>
+	void row(F f) {
+		guard([&] {
+			MemoryContext caller = MemoryContextSwitchTo(ctx_);
+			f();
+			MemoryContextSwitchTo(caller);
+			MemoryContextReset(ctx_);
+		});
+	}
+
+private:
+	MemoryContext ctx_;
+};
+
 class Output {
 public:
 	explicit Output(ReturnSetInfo *rsinfo) : rsinfo_(rsinfo) {}
@@ -133,7 +156,7 @@ private:
 	static Datum text_datum(std::string_view s) { return PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); }
 
 	void put(int line_no, const char *status, const std::string *reason, const pl::Row *row) {
-		guard([&] {
+		memory_.row([&] {
 			Datum v[n_columns];
 			bool isnull[n_columns];
 			for (int i = 0; i < n_columns; ++i)
@@ -177,6 +200,7 @@ private:
 	}
 
 	ReturnSetInfo *rsinfo_;
+	RowMemory memory_;
 };
 
 [[noreturn]] void bad_header(const std::string &message, const std::string &detail = {}, const std::string &hint = {}) {
@@ -386,8 +410,11 @@ OUTREACH_FUNCTION(record_import_lines) {
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	guard([&] { InitMaterializedSRF(fcinfo, 0); });
 
+	RowMemory memory;
+	Datum items[16];  // a row's fields (import_header's kinds have at most 16)
+	bool item_nulls[16];
 	auto put = [&](int line_no, const char *status, const std::string *reason, const rl::Row *row) {
-		guard([&] {
+		memory.row([&] {
 			Datum v[4];
 			bool isnull[4] = {false, false, reason == nullptr, row == nullptr};
 			v[0] = Int32GetDatum(line_no);
@@ -395,17 +422,16 @@ OUTREACH_FUNCTION(record_import_lines) {
 			if (reason)
 				v[2] = PointerGetDatum(cstring_to_text_with_len(reason->data(), static_cast<int>(reason->size())));
 			if (row) {
-				std::vector<Datum> items(row->values.size());
-				bool nulls_c[16];
-				for (std::size_t i = 0; i < row->values.size() && i < 16; ++i) {
-					nulls_c[i] = !row->values[i];
+				const int n = static_cast<int>(std::min<std::size_t>(row->values.size(), 16));
+				for (int i = 0; i < n; ++i) {
+					item_nulls[i] = !row->values[i];
 					items[i] = row->values[i] ? PointerGetDatum(cstring_to_text_with_len(row->values[i]->data(),
 																						  static_cast<int>(row->values[i]->size())))
 											  : (Datum)0;
 				}
-				int dims[1] = {static_cast<int>(row->values.size())};
+				int dims[1] = {n};
 				int lbs[1] = {1};
-				v[3] = PointerGetDatum(construct_md_array(items.data(), nulls_c, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+				v[3] = PointerGetDatum(construct_md_array(items, item_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 			}
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, isnull);
 		});
